@@ -1,0 +1,35 @@
+# wheelship: `make demo` and `make test` work on a fresh machine with python3.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+WHEELSHIP := $(BIN)/wheelship
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check uv
+	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[test,bench]'
+	touch $@
+
+# Release the C-extension example to the sandbox's TestPyPI through its S3 store,
+# install it from there into a fresh environment and run it. Stops every server.
+demo: $(BIN)/.installed
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(WHEELSHIP) sandbox -- $(MAKE) --no-print-directory _demo-steps
+
+_demo-steps:
+	@rm -rf .wheelship/demo && mkdir -p .wheelship/demo && cp -r tests/projects/cext .wheelship/demo/cext
+	$(WHEELSHIP) release .wheelship/demo/cext --spec buildspecs/cext.toml --tag v0.1.0rc1 --json .wheelship/demo/report.json
+	$(BIN)/uv venv -q .wheelship/demo/env
+	$(BIN)/uv pip install -q --python .wheelship/demo/env/bin/python --index-url "$$WHEELSHIP_SANDBOX_TESTPYPI_SIMPLE" 'wheelship-demo-cext==0.1.0rc1'
+	.wheelship/demo/env/bin/wheelship-demo-cext 2 40
+
+test: $(BIN)/.installed
+	$(BIN)/ruff check pipeline tests
+	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+bench: $(BIN)/.installed
+	$(BIN)/python -m tests.bench
+
+clean:
+	rm -rf $(VENV) .wheelship build *.egg-info

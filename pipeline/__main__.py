@@ -1,0 +1,7 @@
+"""`python -m pipeline` is `wheelship`."""
+
+import sys
+
+from pipeline.cli import main
+
+sys.exit(main())

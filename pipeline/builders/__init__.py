@@ -1,0 +1,95 @@
+"""Builders: one contract, the cibuildwheel builder for CI runners, the local one for
+hosts where cibuildwheel cannot run, and a lookup. The builder in use is always
+stated, never silently swapped.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from pipeline.errors import BuildFailed, UsageError
+from pipeline.records import Slice, TestResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildJob:
+    """What a builder needs to build one slice."""
+
+    project_dir: Path
+    slice: Slice
+    sdist: Path | None  # wheels are built from it; None when building the sdist
+    outdir: Path
+    logdir: Path
+    native: bool
+    requires_python: str | None
+    test_command: str | None  # the buildspec's, if it sets one
+    smoke_test: str  # an import of the project's import names
+    source_date_epoch: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Built:
+    """One file a builder made, and how it was tested if it was."""
+
+    path: Path
+    tools: dict[str, str]
+    test: TestResult | None = None
+
+
+class Builder(Protocol):
+    name: str
+
+    def cannot_build(self, slice: Slice) -> str | None:
+        """Why this builder cannot build the slice on this host, or None."""
+
+    def build(self, job: BuildJob) -> list[Built]:
+        """Build every identifier of the slice; raise `BuildFailed` with the log's tail."""
+
+
+def builders() -> dict[str, Builder]:
+    from pipeline.builders.cibw import CibuildwheelBuilder
+    from pipeline.builders.local import LocalBuilder
+
+    return {"cibuildwheel": CibuildwheelBuilder(), "local": LocalBuilder()}
+
+
+def find(name: str, slice: Slice) -> tuple[Builder | None, list[str]]:
+    """The builder for a slice, or None with each builder's reason why not: the one
+    named, or with `auto` cibuildwheel where it can run and the local builder otherwise."""
+    table = builders()
+    if name != "auto" and name not in table:
+        raise UsageError(f"unknown builder {name!r}", hint="use auto, local or cibuildwheel")
+    order = list(table) if name == "auto" else [name]
+    if slice.name in ("sdist", "pure"):
+        order = ["local"]  # the build frontend makes these the same everywhere
+    reasons = []
+    for candidate in order:
+        reason = table[candidate].cannot_build(slice)
+        if reason is None:
+            return table[candidate], []
+        reasons.append(f"{candidate}: {reason}")
+    return None, reasons
+
+
+def choose(name: str, slice: Slice) -> Builder:
+    """The builder for a slice; raises `BuildFailed` saying plainly why none can."""
+    builder, reasons = find(name, slice)
+    if builder is None:
+        raise BuildFailed(
+            f"slice {slice.name} cannot be built on this host: " + "; ".join(reasons),
+            hint=f"build it on its own runner ({slice.runner}), as the release workflow does",
+        )
+    return builder
+
+
+def tail(log_file: Path, lines: int = 25) -> str:
+    try:
+        text = log_file.read_text(errors="replace").splitlines()
+    except OSError:
+        return "(no log)"
+    return "\n".join("    " + line for line in text[-lines:])

@@ -1,0 +1,187 @@
+"""The command line: parsing only, then the callable core; one handler at the edge.
+
+Every failure wheelship knows is a `WheelshipError` with its own exit code; the
+handler here prints its message and hint (secrets removed) and exits with that
+code. Anything else is a bug: one line, no traceback unless --verbose.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pipeline import __version__, ui
+from pipeline.errors import EXIT_CODES, WheelshipError
+
+log = logging.getLogger("pipeline")
+
+EPILOG = "exit codes: 0 ok, " + ", ".join(f"{code} {name}" for name, code in EXIT_CODES.items()) + \
+    ", 70 internal error"
+
+
+def _common(parser: argparse.ArgumentParser, *, json_out: bool = False) -> None:
+    parser.add_argument("--spec", type=Path, help="buildspec TOML file (default: [tool.wheelship] in pyproject.toml)")
+    parser.add_argument("--store", help="artifact store URL: file://PATH or s3://BUCKET/PREFIX")
+    parser.add_argument("-v", "--verbose", action="store_true", help="say more")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    parser.add_argument("--workdir", type=Path, help="folder for builds and downloads (default: a temporary one)")
+    if json_out:
+        parser.add_argument("--json", dest="json_path", type=Path, metavar="FILE", help="write the facts as JSON")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wheelship", description="Release a Python project: plan, build, store, verify, publish.",
+        epilog=EPILOG,
+    )
+    parser.add_argument("--version", action="version", version=f"wheelship {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("release", help="every stage on this machine", epilog=EPILOG)
+    p.add_argument("project_dir", type=Path, metavar="PROJECT_DIR")
+    p.add_argument("--tag", help="the tag to release, such as v1.2.0 (default: the GitHub event)")
+    p.add_argument("--index", help="publish to this index instead of the routed one")
+    p.add_argument("--dry-run", action="store_true", help="do everything but upload")
+    p.add_argument("--builder", choices=("auto", "local", "cibuildwheel"), default="auto")
+    _common(p, json_out=True)
+
+    p = sub.add_parser("plan", help="plan a release and store it as a new run", epilog=EPILOG)
+    p.add_argument("project_dir", type=Path, metavar="PROJECT_DIR")
+    p.add_argument("--tag", help="the tag to release (default: the GitHub event)")
+    p.add_argument("--index", help="publish to this index instead of the routed one")
+    p.add_argument("--dry-run", action="store_true", help="plan a rehearsal that will not upload")
+    p.add_argument("--event", dest="event_file", type=Path, help="a GitHub event payload file")
+    p.add_argument("--host", dest="host_only", action="store_true", help="plan only what this host can build")
+    _common(p, json_out=True)
+
+    p = sub.add_parser("build", help="build a run's slices and store them", epilog=EPILOG)
+    p.add_argument("project_dir", type=Path, metavar="PROJECT_DIR")
+    p.add_argument("--run-id", required=True)
+    p.add_argument("--slice", help="the slice to build (default: every slice this host can build)")
+    p.add_argument("--builder", choices=("auto", "local", "cibuildwheel"), default="auto")
+    _common(p)
+
+    for name, text in (("verify", "verify a stored run"), ("publish", "publish a stored, verified run"),
+                       ("status", "show the runs of a version"), ("fetch", "download a run's files, verified")):
+        p = sub.add_parser(name, help=text, epilog=EPILOG)
+        p.add_argument("name", metavar="NAME")
+        p.add_argument("version", metavar="VERSION")
+        if name != "status":
+            p.add_argument("--run-id", help="the run (default: the newest)")
+        if name == "publish":
+            p.add_argument("--index", help="publish to this index instead of the planned one")
+            p.add_argument("--dry-run", action="store_true", help="do everything but upload")
+        if name == "fetch":
+            p.add_argument("-o", "--output", type=Path, required=True, help="folder to write the files to")
+        if name in ("verify", "publish"):
+            p.add_argument("--project", dest="project_dir", type=Path,
+                           help="the project folder, for a test command that uses {project}")
+        _common(p, json_out=name != "fetch")
+
+    p = sub.add_parser("sandbox", help="local pypiserver indexes and SeaweedFS to rehearse a release")
+    p.add_argument("--no-s3", action="store_true", help="indexes only, no SeaweedFS")
+    p.add_argument("--dir", type=Path, help="folder for the servers' data (default: a temporary one)")
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.add_argument("cmd", nargs=argparse.REMAINDER, help="-- COMMAND: run it inside the sandbox, then stop")
+    return parser
+
+
+def _options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from pipeline.context import Options
+
+    fields = Options.__dataclass_fields__
+    return Options(**{k: v for k, v in vars(args).items() if k in fields and v is not None})
+
+
+def _run_pipeline(args: argparse.Namespace, stages_name: str) -> int:
+    from pipeline import stages
+    from pipeline.context import Context
+    from pipeline.spec import load_spec
+
+    options = _options(args)
+    project_dir = options.project_dir if args.command in ("release", "plan", "build") else None
+    if options.command == "release":
+        options = dataclasses.replace(options, host_only=True)  # a local release builds for this host
+    spec = load_spec(project_dir, args.spec, store=args.store)
+    workdir = options.workdir or Path(tempfile.mkdtemp(prefix="wheelship-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    ctx = Context(options=options, spec=spec, workdir=workdir)
+    keep = False
+    try:
+        stages.run_stages(getattr(stages, stages_name), ctx)
+    except WheelshipError as exc:
+        keep = exc.exit_code == 4  # a failed build keeps its logs
+        if keep:
+            exc.hint = "; ".join(filter(None, [exc.hint, f"build logs are kept in {workdir}"]))
+        raise
+    finally:
+        if options.workdir is None and not keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from pipeline.commands import status
+
+    return status(args)
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    from pipeline.commands import fetch
+
+    return fetch(args)
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from pipeline.sandbox import main as sandbox_main
+
+    return sandbox_main(args)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "release": lambda a: _run_pipeline(a, "RELEASE"),
+    "plan": lambda a: _run_pipeline(a, "PLAN"),
+    "build": lambda a: _run_pipeline(a, "BUILD"),
+    "verify": lambda a: _run_pipeline(a, "VERIFY"),
+    "publish": lambda a: _run_pipeline(a, "PUBLISH"),
+    "status": _status,
+    "fetch": _fetch,
+    "sandbox": _sandbox,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    ui.configure(verbose=args.verbose, quiet=args.quiet)
+    try:
+        return COMMANDS[args.command](args)
+    except WheelshipError as exc:
+        from pipeline.credentials import redact
+
+        log.error("%s: %s", exc.title, redact(exc.message))
+        if exc.hint:
+            print(f"  what to do: {redact(exc.hint)}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: say so in one line
+        from pipeline.credentials import redact
+
+        if args.verbose:
+            log.exception("internal error")
+        log.error("internal error: %s: %s", type(exc).__name__, redact(str(exc)))
+        print("  what to do: this is a wheelship bug; rerun with --verbose and report the output",
+              file=sys.stderr)
+        return 70
+
+
+if __name__ == "__main__":
+    sys.exit(main())

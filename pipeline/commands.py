@@ -1,0 +1,84 @@
+"""Commands that read runs without running stages: `status` and `fetch`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from pipeline import ui
+from pipeline.runs import Runs, RunState
+from pipeline.spec import load_spec
+from pipeline.stores import open_store
+
+log = logging.getLogger(__name__)
+
+
+def _runs(args: argparse.Namespace) -> Runs:
+    spec = load_spec(None, args.spec, store=args.store)
+    store = open_store(spec.store, endpoint_url=spec.s3_endpoint_url, region=spec.s3_region)
+    return Runs(store, args.name, args.version)
+
+
+def describe(state: RunState) -> dict[str, object]:
+    plan = state.plan
+    return {
+        "run_id": plan.run_id, "planned": plan.created, "trigger": plan.trigger, "tag": plan.tag,
+        "index": plan.index.name, "dry_run": plan.dry_run,
+        "slices": {
+            s.name: ({"built": r.finished, "runner": r.runner, "files": len(r.artifacts)}
+                     if (r := state.records.get(s.name)) else None)
+            for s in plan.slices
+        },
+        "verified": ({"ok": state.verify.get("ok"), "at": state.verify.get("finished"),
+                      "host": state.verify.get("host")} if state.verify else None),
+        "published": ({"index": state.publish.get("index"), "at": state.publish.get("finished"),
+                       "host": state.publish.get("host")} if state.publish else None),
+    }
+
+
+def status(args: argparse.Namespace) -> int:
+    """Each run of a version and what its records say."""
+    from rich.table import Table
+
+    runs = _runs(args)
+    states = runs.all()
+    if not states:
+        runs.newest()  # raises the "no runs" error with its hint
+    rows = [describe(s) for s in states]
+    if getattr(args, "json_path", None):
+        from pipeline.records import write_json_atomic
+
+        write_json_atomic(args.json_path, {"project": runs.project, "version": runs.version, "runs": rows})
+    table = Table(title=f"{runs.project} {runs.version} in {runs.store.url}", title_justify="left")
+    for column in ("run", "planned", "slices built", "verified", "published"):
+        table.add_column(column)
+    for row in rows:
+        slices = row["slices"]
+        assert isinstance(slices, dict)
+        built = "\n".join(f"{name}: {v['built']} on {v['runner']}" if v else f"{name}: not reported"
+                          for name, v in slices.items())
+        verified = row["verified"]
+        published = row["published"]
+        table.add_row(
+            f"{row['run_id']}\n{row['trigger']} {row['tag']}{' (dry run)' if row['dry_run'] else ''}",
+            str(row["planned"]), built,
+            f"{'ok' if verified['ok'] else 'FAILED'} {verified['at']}\n{verified['host']}" if isinstance(verified, dict) else "no",
+            f"{published['index']} {published['at']}\n{published['host']}" if isinstance(published, dict) else "no",
+        )
+    ui.console().print(table)
+    return 0
+
+
+def fetch(args: argparse.Namespace) -> int:
+    """A run's files into a folder, each checked against its record, all or none."""
+    runs = _runs(args)
+    state = runs.read(args.run_id) if args.run_id else runs.newest(complete=True)
+    if not state.complete:
+        log.warning("run %s lacks slice(s) %s; fetching what it has", state.run_id, ", ".join(state.missing_slices))
+    paths = runs.fetch(state, args.output)
+    for name in sorted(paths):
+        print(paths[name])
+    log.info("fetched %d file(s) of run %s into %s, each matching its recorded sha256", len(paths),
+             state.run_id, args.output)
+    log.info("to upload by hand: twine upload %s/*", args.output)
+    return 0

@@ -1,0 +1,100 @@
+"""Index credentials, found once, never shown.
+
+Order: the index's own ``password-env`` variable, then ``TWINE_USERNAME`` /
+``TWINE_PASSWORD``, then trusted publishing (twine mints a short-lived token from
+the CI's OIDC identity). Every secret found is registered so that `redact` removes
+it from any text wheelship prints, logs or stores, including an index's own error
+that echoes it back.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from pipeline.errors import PublishFailed, UsageError
+from pipeline.records import IndexTarget
+
+log = logging.getLogger(__name__)
+
+_secrets: set[str] = set()
+_lock = threading.Lock()
+
+
+def register_secret(value: str) -> None:
+    """Remember a secret (and its common encodings) so `redact` can hide it."""
+    if len(value) < 4:
+        return
+    with _lock:
+        _secrets.update({value, quote(value, safe=""), base64.b64encode(value.encode()).decode()})
+
+
+def redact(text: str) -> str:
+    """`text` with every registered secret replaced by ``***``."""
+    with _lock:
+        known = sorted(_secrets, key=len, reverse=True)
+    for secret in known:
+        text = text.replace(secret, "***")
+    return text
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str
+    password: str = field(repr=False)
+    source: str  # where it came from, safe to print
+
+    def describe(self) -> str:
+        return f"{self.username} via {self.source}"
+
+
+def _oidc_available() -> bool:
+    return bool(os.environ.get("ACTIONS_ID_TOKEN_REQUEST_URL") and os.environ.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN"))
+
+
+def find(index: IndexTarget) -> Credentials | None:
+    """The credentials for an index, or None if none are configured here."""
+    token = os.environ.get(index.password_env)
+    if token:
+        register_secret(token)
+        return Credentials(index.username, token, index.password_env)
+    password = os.environ.get("TWINE_PASSWORD")
+    if password:
+        register_secret(password)
+        return Credentials(os.environ.get("TWINE_USERNAME") or index.username, password, "TWINE_PASSWORD")
+    if _oidc_available():
+        return Credentials("__token__", "", "trusted publishing")
+    return None
+
+
+def require(index: IndexTarget) -> Credentials:
+    """Credentials for an index; raises `UsageError` naming the variable to set."""
+    found = find(index)
+    if found is None:
+        raise UsageError(
+            f"no credentials for index {index.name!r}: ${index.password_env} is not set",
+            hint=f"set {index.password_env} to an API token for {index.upload_url}, or TWINE_PASSWORD, "
+            "or publish from GitHub Actions with trusted publishing (id-token: write)",
+        )
+    return found
+
+
+def mint_trusted(index: IndexTarget) -> Credentials:
+    """Exchange the CI's OIDC identity for a short-lived upload token, through twine."""
+    try:
+        from twine.auth import CredentialInput, Resolver
+
+        config = {"repository": index.upload_url, "username": "__token__", "password": None}
+        resolver = Resolver(config, CredentialInput("__token__", None))  # type: ignore[arg-type]
+        password = resolver.make_trusted_publishing_token()
+    except Exception as exc:  # twine raises several kinds here
+        raise PublishFailed(f"trusted publishing to {index.name} failed: {redact(str(exc))}",
+                            hint="check the index's trusted publisher settings for this workflow") from None
+    if not password:
+        raise PublishFailed(f"trusted publishing to {index.name} gave no token")
+    register_secret(password)
+    return Credentials("__token__", password, "trusted publishing")

@@ -1,0 +1,132 @@
+"""What a project declares: its name, its version and where that came from, its kind."""
+
+from __future__ import annotations
+
+import logging
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from pipeline.errors import BuildFailed, UsageError, VersionMismatch
+
+log = logging.getLogger(__name__)
+
+NATIVE_BACKENDS = ("scikit_build_core", "mesonpy", "maturin", "setuptools_rust", "pdm.backend.hooks")
+NATIVE_SOURCES = ("*.c", "*.cc", "*.cpp", "*.cxx", "*.pyx", "*.rs", "Cargo.toml")
+NOT_SOURCE = {".git", ".venv", "venv", "build", "dist", ".tox", ".nox", ".wheelship", "node_modules"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Project:
+    """A project on disk, as its build configuration describes it."""
+
+    root: Path
+    name: str
+    version: Version
+    version_source: str
+    requires_python: str | None
+    native: bool
+    kind_reason: str
+
+    @property
+    def canonical_name(self) -> str:
+        return canonicalize_name(self.name)
+
+
+def _native_reason(root: Path, backend: str, kind: str) -> tuple[bool, str]:
+    if kind != "auto":
+        return kind == "native", f"the buildspec says kind = {kind!r}"
+    if backend.startswith(NATIVE_BACKENDS):
+        return True, f"its build backend {backend} compiles code"
+    for pattern in NATIVE_SOURCES:
+        for path in root.rglob(pattern):
+            if not NOT_SOURCE.intersection(path.relative_to(root).parts):
+                return True, f"it has native source {path.relative_to(root)}"
+    setup_py = root / "setup.py"
+    if setup_py.is_file() and "Extension(" in setup_py.read_text(errors="replace"):
+        return True, "setup.py declares an Extension"
+    return False, "no native sources or native build backend found"
+
+
+def _hook_metadata(root: Path) -> tuple[str, str, str | None]:
+    """Name, version and Requires-Python from the PEP 517 metadata hook."""
+    import importlib.metadata
+    import tempfile
+
+    import build
+    import build.env
+    import pyproject_hooks
+
+    try:
+        with build.env.DefaultIsolatedEnv(installer="uv") as env, tempfile.TemporaryDirectory() as out:
+            builder = build.ProjectBuilder.from_isolated_env(
+                env, root, runner=pyproject_hooks.quiet_subprocess_runner
+            )
+            env.install(builder.build_system_requires)
+            env.install(builder.get_requires_for_build("wheel"))
+            dist_info = Path(builder.metadata_path(out))
+            metadata = importlib.metadata.PathDistribution(dist_info).metadata
+    except build.BuildException as exc:
+        raise BuildFailed(
+            f"could not read {root}'s metadata through its build backend: {exc}",
+            hint="run `python -m build` in the project to see the backend's own error",
+        ) from None
+    except build.BuildBackendException as exc:
+        raise BuildFailed(
+            f"the build backend of {root} failed to give its metadata: {exc.exception}",
+            hint="run `python -m build` in the project to see the backend's own error",
+        ) from None
+    return metadata["Name"], metadata["Version"], metadata.get("Requires-Python")
+
+
+def load_project(root: Path, kind: str = "auto") -> Project:
+    """Read a project's declared metadata.
+
+    The version is static (``[project].version``) where declared, else asked of the
+    PEP 517 metadata hook. Raises `UsageError` for a folder with no build
+    configuration, `VersionMismatch` for a declared version that is not PEP 440.
+    """
+    root = root.resolve()
+    pyproject = root / "pyproject.toml"
+    if not root.is_dir():
+        raise UsageError(f"{root} is not a folder", hint="pass the folder holding pyproject.toml")
+    if not pyproject.is_file() and not (root / "setup.py").is_file():
+        raise UsageError(
+            f"{root} has no build configuration (no pyproject.toml or setup.py)",
+            hint="pass the folder of a Python project; `wheelship init` writes a starter spec",
+        )
+    data: dict[str, object] = {}
+    if pyproject.is_file():
+        with pyproject.open("rb") as fh:
+            try:
+                data = tomllib.load(fh)
+            except tomllib.TOMLDecodeError as exc:
+                raise UsageError(f"{pyproject} is not valid TOML: {exc}") from None
+    table = data.get("project", {})
+    assert isinstance(table, dict)
+    backend = str(data.get("build-system", {}).get("build-backend", "setuptools.build_meta:__legacy__"))  # type: ignore[union-attr]
+    static = "version" not in table.get("dynamic", []) and "version" in table and "name" in table
+    if static:
+        name, raw, requires = table["name"], table["version"], table.get("requires-python")
+        source = f"{pyproject.name} [project].version"
+    else:
+        log.info("asking %s's build backend for its metadata", root.name)
+        name, raw, requires = _hook_metadata(root)
+        source = f"the PEP 517 metadata hook of {backend}"
+    try:
+        version = Version(raw)
+    except InvalidVersion:
+        raise VersionMismatch(f"{source} gives version {raw!r}, which is not PEP 440") from None
+    native, reason = _native_reason(root, backend, kind)
+    return Project(
+        root=root,
+        name=name,
+        version=version,
+        version_source=source,
+        requires_python=requires,
+        native=native,
+        kind_reason=reason,
+    )

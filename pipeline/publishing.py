@@ -1,0 +1,115 @@
+"""Publishing a verified run: idempotent by hash, retried by class, checked afterwards.
+
+For each file, before uploading and again after any error, the index's listing
+decides: the same name with the same SHA-256 is already published (skip); the same
+name with another hash stops the release; absent means upload. Wheels go first,
+the sdist last. Afterwards the index must list every file with its hash, and each
+file downloaded from it must hash the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline import ui
+from pipeline.errors import PublishFailed
+from pipeline.index import FileExists, Index, Listed
+from pipeline.records import Artifact
+from pipeline.retry import Transient, index_policy
+from pipeline.spec import PublishPolicy
+
+log = logging.getLogger(__name__)
+
+UPLOADED, PRESENT, WOULD_UPLOAD = "uploaded", "already present", "would upload"
+
+
+@dataclass
+class Publisher:
+    index: Index
+    project: str
+    policy: PublishPolicy
+    dry_run: bool = False
+    sleep: Callable[[float], None] | None = None
+
+    def _retrying(self):  # type: ignore[no-untyped-def]
+        kwargs = {"sleep": self.sleep} if self.sleep else {}
+        return index_policy(self.policy, **kwargs)
+
+    def listing(self) -> dict[str, Listed]:
+        return self._retrying()(self.index.listing, self.project)
+
+    def publish(self, artifacts: list[Artifact], files: dict[str, Path]) -> dict[str, str]:
+        """Publish wheels, then the sdist; return each file's outcome."""
+        known = self.listing()
+        wheels = [a for a in artifacts if a.kind != "sdist"]
+        sdists = [a for a in artifacts if a.kind == "sdist"]
+        outcomes: dict[str, str] = {}
+        label = "checking" if self.dry_run else "publishing"
+        with ui.progress(f"{label} to {self.index.target.name}", len(artifacts)) as advance:
+            for group in (wheels, sdists):  # no sdist before every wheel is up
+                workers = max(1, min(self.policy.concurrency, len(group)))
+                with ThreadPoolExecutor(workers) as pool:
+                    futures = {a.name: pool.submit(self.publish_one, a, files[a.name], known.get(a.name))
+                               for a in group}
+                    for name, future in futures.items():
+                        outcomes[name] = future.result()
+                        advance(f"{name}: {outcomes[name]}")
+        return outcomes
+
+    def publish_one(self, artifact: Artifact, path: Path, listed: Listed | None) -> str:
+        first = True
+
+        def attempt() -> str:
+            nonlocal first
+            current = listed if first else self.index.listing(self.project).get(artifact.name)
+            first = False
+            if current is not None:
+                if self._hash_of(current) == artifact.sha256:
+                    log.info("%s is already on %s with the same sha256; skipped", artifact.name,
+                             self.index.target.name)
+                    return PRESENT
+                raise PublishFailed(
+                    f"{artifact.name} is on {self.index.target.name} with sha256 {current.sha256}, "
+                    f"but this run's file has sha256 {artifact.sha256}",
+                    hint="an index never replaces a file; release a new version (for example a .post1)",
+                )
+            if self.dry_run:
+                return WOULD_UPLOAD
+            try:
+                self.index.upload(path)
+            except FileExists:
+                raise Transient(f"{artifact.name}: the index says it has the file; looking again") from None
+            return UPLOADED
+
+        return self._retrying()(attempt)
+
+    def _hash_of(self, listed: Listed) -> str | None:
+        if listed.sha256:
+            return listed.sha256
+        return hashlib.sha256(self._retrying()(self.index.download, listed.url)).hexdigest()
+
+    def confirm(self, artifacts: list[Artifact]) -> None:
+        """The index must list every file with its hash, and serve those bytes."""
+        listing = self.listing()
+        wrong = []
+        for artifact in artifacts:
+            listed = listing.get(artifact.name)
+            if listed is None:
+                wrong.append(f"{artifact.name}: not listed")
+                continue
+            served = hashlib.sha256(self._retrying()(self.index.download, listed.url)).hexdigest()
+            if listed.sha256 not in (None, artifact.sha256) or served != artifact.sha256:
+                wrong.append(f"{artifact.name}: listed sha256 {listed.sha256}, served {served}, "
+                             f"expected {artifact.sha256}")
+        if wrong:
+            raise PublishFailed(
+                f"after publishing, {self.index.target.name} does not hold this run's files:\n  "
+                + "\n  ".join(wrong),
+                hint="run `wheelship publish` again; it uploads only what is missing",
+            )
+        log.info("%s lists all %d files with their sha256", self.index.target.name, len(artifacts))

@@ -1,0 +1,207 @@
+"""The typed records of a run: its plan, its files, and what happened to each.
+
+Records are what the store keeps and what `status`, `verify` and `publish` read:
+the state of a run is what its records say. Each record is a frozen dataclass that
+round-trips through JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Self
+
+from packaging.utils import InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
+
+
+@dataclass(frozen=True, kw_only=True)
+class Slice:
+    """One build job: a platform and arch, its runner, the identifiers it must make."""
+
+    name: str
+    platform: str
+    arch: str
+    runner: str
+    identifiers: tuple[str, ...]
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Self:
+        return cls(**{**data, "identifiers": tuple(data["identifiers"])})
+
+
+@dataclass(frozen=True, kw_only=True)
+class IndexTarget:
+    """Where a run publishes; never holds a secret, only the variable's name."""
+
+    name: str
+    upload_url: str
+    simple_url: str
+    username: str
+    password_env: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Plan:
+    """Every distribution a run must produce, grouped in slices; plan.json."""
+
+    project: str
+    version: str
+    run_id: str
+    tag: str
+    trigger: str
+    created: str
+    dry_run: bool
+    index: IndexTarget
+    native: bool
+    requires_python: str | None
+    import_names: tuple[str, ...]
+    test_command: str | None
+    checks: dict[str, str] = field(default_factory=dict)
+    slices: tuple[Slice, ...]
+
+    def slice(self, name: str) -> Slice | None:
+        return next((s for s in self.slices if s.name == name), None)
+
+    def slice_of(self, identifier: str) -> str | None:
+        return next((s.name for s in self.slices if identifier in s.identifiers), None)
+
+    @property
+    def identifiers(self) -> list[str]:
+        return [i for s in self.slices for i in s.identifiers]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Self:
+        return cls(
+            **{
+                **data,
+                "index": IndexTarget(**data["index"]),
+                "import_names": tuple(data["import_names"]),
+                "slices": tuple(Slice.from_json(s) for s in data["slices"]),
+            }
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class TestResult:
+    """How a wheel was tested, where, and what came of it."""
+
+    __test__ = False  # not a pytest class
+
+    status: str  # "passed" | "failed"
+    host: str
+    interpreter: str
+    how: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Artifact:
+    """One distribution file and the facts about it."""
+
+    name: str
+    identifier: str
+    slice: str
+    kind: str  # "sdist" | "wheel"
+    sha256: str
+    size: int
+    builder: str
+    tools: dict[str, str]
+    built_on: str
+    test: TestResult | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Self:
+        test = data.get("test")
+        known = {f.name for f in fields(cls)}
+        return cls(
+            **{k: v for k, v in data.items() if k in known and k != "test"},
+            test=TestResult(**test) if test else None,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildRecord:
+    """records/<job>.json: a slice's files, written after all of them are stored."""
+
+    job: str
+    slice: str
+    runner: str
+    finished: str
+    artifacts: tuple[Artifact, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Self:
+        return cls(
+            **{**data, "artifacts": tuple(Artifact.from_json(a) for a in data["artifacts"])}
+        )
+
+
+def identifier_of(filename: str) -> str:
+    """The build identifier a distribution file answers, in cibuildwheel's terms.
+
+    ``sdist`` for an sdist, ``py3-none-any`` for a pure wheel, else
+    ``<python>-<platform>_<arch>`` such as ``cp312-manylinux_x86_64``: the wheel's
+    platform tag with its version numbers dropped.
+    """
+    if filename.endswith((".tar.gz", ".zip")):
+        return "sdist"
+    try:
+        _, _, _, tags = parse_wheel_filename(filename)
+    except InvalidWheelFilename:
+        return "unknown"
+    tag = sorted(tags, key=str)[0]
+    if tag.platform == "any":
+        return "py3-none-any" if tag.abi == "none" else f"{tag.interpreter}-any"
+    python = tag.abi if tag.abi.endswith("t") and tag.abi.startswith("cp") else tag.interpreter
+    platform = re.sub(r"^(manylinux|musllinux)_\d+_\d+_", r"\1_", tag.platform)
+    platform = re.sub(r"^manylinux(1|2010|2014)_", "manylinux_", platform)
+    platform = re.sub(r"^macosx_\d+_\d+_", "macosx_", platform)
+    return f"{python}-{platform}"
+
+
+def distribution_of(filename: str) -> tuple[str, str]:
+    """(canonical name, version) from a distribution's file name."""
+    if filename.endswith(".whl"):
+        name, version, _, _ = parse_wheel_filename(filename)
+    else:
+        name, version = parse_sdist_filename(filename)
+    return str(name), str(version)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON through a temporary file and `os.replace`, as build's --report does."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=2, sort_keys=True)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def wheels_first(artifacts: Iterable[Artifact]) -> list[Artifact]:
+    """Publishing order: every wheel, then the sdist last."""
+    return sorted(artifacts, key=lambda a: (a.kind == "sdist", a.name))

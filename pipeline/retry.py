@@ -1,0 +1,91 @@
+"""The one named retry policy for talking to indexes, by class of failure.
+
+Retried, with capped exponential backoff and jitter: connection errors, timeouts,
+5xx, 429 (waiting at least its ``Retry-After``), and PyPI's temporary read-only
+403. Not retried: every other 4xx, whose message from the index is shown.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import requests
+import tenacity
+
+from pipeline.spec import PublishPolicy
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Transient(Exception):
+    """A failure worth another try; `retry_after` is the index's own wish, if any."""
+
+    def __init__(self, what: str, retry_after: float | None = None) -> None:
+        super().__init__(what)
+        self.retry_after = retry_after
+
+
+TRANSIENT = (requests.ConnectionError, requests.Timeout, Transient)
+
+
+def retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        when = email.utils.parsedate_to_datetime(value)
+        return max(0.0, when.timestamp() - time.time()) if when else None
+
+
+def is_transient(response: requests.Response) -> bool:
+    if response.status_code >= 500 or response.status_code == 429:
+        return True
+    # PyPI answers 403 "read-only mode" during maintenance; that passes.
+    return response.status_code == 403 and "read-only" in response.text.lower()
+
+
+class _WaitRespectingRetryAfter(tenacity.wait.wait_base):
+    def __init__(self, base: tenacity.wait.wait_base, cap: float) -> None:
+        self.base, self.cap = base, cap
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        wait = self.base(retry_state)
+        outcome = retry_state.outcome
+        error = outcome.exception() if outcome is not None else None
+        if isinstance(error, Transient) and error.retry_after is not None:
+            wait = max(wait, min(error.retry_after, self.cap))
+        return wait
+
+
+def _log_retry(state: tenacity.RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome else None
+    from pipeline.credentials import redact
+
+    log.warning("attempt %d failed (%s); retrying in %.1fs", state.attempt_number,
+                redact(str(error) or type(error).__name__), state.upcoming_sleep)
+
+
+def index_policy(policy: PublishPolicy, *, initial: float = 0.5,
+                 sleep: Callable[[float], None] = time.sleep) -> tenacity.Retrying:
+    """The `index` retry policy: what every request to an index goes through."""
+    return tenacity.Retrying(
+        retry=tenacity.retry_if_exception_type(TRANSIENT),
+        wait=_WaitRespectingRetryAfter(
+            tenacity.wait_exponential_jitter(initial=initial, max=policy.max_wait), policy.max_wait
+        ),
+        stop=tenacity.stop_after_attempt(policy.attempts),
+        before_sleep=_log_retry,
+        sleep=sleep,
+        reraise=True,
+    )
+
+
+def call(policy: tenacity.Retrying, fn: Callable[..., T], *args: Any) -> T:
+    return policy(fn, *args)

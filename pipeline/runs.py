@@ -1,0 +1,223 @@
+"""Runs in a store: ``<project>/<version>/<run>/`` with plan, files, records and results.
+
+A record is written only after every file it names is stored, so a record's
+presence means its files are complete. Every read of a file is checked against the
+SHA-256 its record gives; a mismatch is an `IntegrityError` naming the file and
+both hashes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from packaging.utils import canonicalize_name
+
+from pipeline import ui
+from pipeline.errors import IntegrityError, StoreError
+from pipeline.records import Artifact, BuildRecord, Plan, sha256_of
+from pipeline.stores import Store
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+TRANSFERS = 8  # concurrent object transfers; S3 likes many, a folder does not mind
+
+
+def new_run_id() -> str:
+    """A time-ordered id; on GitHub Actions the workflow run and its attempt."""
+    run_id = os.environ.get("GITHUB_RUN_ID")
+    if run_id:
+        return f"gh{run_id}-{os.environ.get('GITHUB_RUN_ATTEMPT', '1')}"
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class RunState:
+    """What the records of one run say."""
+
+    plan: Plan
+    records: dict[str, BuildRecord] = field(default_factory=dict)
+    verify: dict[str, Any] | None = None
+    publish: dict[str, Any] | None = None
+
+    @property
+    def run_id(self) -> str:
+        return self.plan.run_id
+
+    @property
+    def artifacts(self) -> list[Artifact]:
+        return [a for r in self.records.values() for a in r.artifacts]
+
+    @property
+    def missing_slices(self) -> list[str]:
+        reported = {r.slice for r in self.records.values()}
+        return [s.name for s in self.plan.slices if s.name not in reported]
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing_slices
+
+
+class Runs:
+    """The runs of one project version in a store."""
+
+    def __init__(self, store: Store, project: str, version: str) -> None:
+        self.store = store
+        self.project = canonicalize_name(project)
+        self.version = version
+        self.prefix = f"{self.project}/{version}/"
+
+    def key(self, run_id: str, *parts: str) -> str:
+        return self.prefix + "/".join((run_id, *parts))
+
+    # --- records ---------------------------------------------------------
+
+    def _put(self, key: str, data: Any) -> None:
+        self.store.put_json(key, json.dumps(data, indent=2, sort_keys=True).encode())
+
+    def _get(self, key: str) -> Any | None:
+        raw = self.store.get_json(key)
+        if raw is None:
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise IntegrityError(f"{key} in {self.store.url} is not valid JSON") from None
+
+    def write_plan(self, plan: Plan) -> None:
+        self._put(self.key(plan.run_id, "plan.json"), plan.to_json())
+
+    def write_result(self, run_id: str, name: str, data: dict[str, Any]) -> None:
+        self._put(self.key(run_id, f"{name}.json"), data)
+
+    def run_ids(self) -> list[str]:
+        keys = self.store.list(self.prefix)
+        return sorted({k[len(self.prefix) :].split("/")[0] for k in keys if k.endswith("/plan.json")})
+
+    def read(self, run_id: str) -> RunState:
+        plan = self._get(self.key(run_id, "plan.json"))
+        if plan is None:
+            known = ", ".join(self.run_ids()) or "none"
+            raise StoreError(
+                f"no run {run_id!r} of {self.project} {self.version} in {self.store.url}",
+                hint=f"runs of this version: {known}; `wheelship status` lists them",
+            )
+        state = RunState(plan=Plan.from_json(plan))
+        for key in self.store.list(self.key(run_id, "records") + "/"):
+            record = BuildRecord.from_json(self._get(key))
+            state.records[record.job] = record
+        state.verify = self._get(self.key(run_id, "verify.json"))
+        state.publish = self._get(self.key(run_id, "publish.json"))
+        return state
+
+    def all(self) -> list[RunState]:
+        """Every run of this version, oldest first."""
+        return sorted((self.read(r) for r in self.run_ids()), key=lambda s: s.plan.created)
+
+    def newest(self, *, complete: bool = False) -> RunState:
+        """The newest run, or the newest whose records are complete."""
+        runs = self.all()
+        if not runs:
+            raise StoreError(
+                f"{self.store.url} has no runs of {self.project} {self.version}",
+                hint="check the name and version, or the --store URL; `wheelship plan` starts a run",
+            )
+        candidates = [r for r in runs if r.complete] if complete else runs
+        if not candidates:
+            newest = runs[-1]
+            raise StoreError(
+                f"no run of {self.project} {self.version} has all its records; the newest, "
+                f"{newest.run_id}, lacks slices {', '.join(newest.missing_slices)}",
+                hint="let the missing build jobs finish, or pass --run-id",
+            )
+        return candidates[-1]
+
+    # --- files -----------------------------------------------------------
+
+    def store_record(self, record: BuildRecord, files: dict[str, Path], run_id: str) -> int:
+        """Store a slice's files concurrently, then its record. Returns files sent."""
+        by_name = {a.name: a for a in record.artifacts}
+
+        def send(name: str) -> bool:
+            return self.store.put_file(self.key(run_id, "files", name), files[name], by_name[name].sha256)
+
+        sent = sum(_each(send, list(files), f"storing {record.slice}"))
+        self._put(self.key(run_id, "records", f"{record.job}.json"), record.to_json())
+        return sent
+
+    def fetch(self, state: RunState, dest: Path, artifacts: Iterable[Artifact] | None = None) -> dict[str, Path]:
+        """Download files into `dest`, each checked against its record, each written atomically.
+
+        Raises `IntegrityError` naming the file and both hashes if the stored bytes
+        differ from the record; nothing partial is left in `dest`.
+        """
+        chosen = list(state.artifacts if artifacts is None else artifacts)
+        dest.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=dest, prefix=".wheelship-fetch-"))
+        try:
+            staged = _each(lambda a: self._fetch_one(state.run_id, a, dest, staging), chosen, "fetching")
+            # Only when every file is verified does any of them take its final name.
+            paths = []
+            for artifact, path in zip(chosen, staged, strict=True):
+                final = dest / artifact.name
+                if path != final:
+                    os.replace(path, final)
+                paths.append(final)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return {a.name: p for a, p in zip(chosen, paths, strict=True)}
+
+    def _fetch_one(self, run_id: str, artifact: Artifact, dest: Path, staging: Path) -> Path:
+        final = dest / artifact.name
+        if final.is_file() and sha256_of(final) == artifact.sha256:
+            return final
+        tmp = staging / artifact.name
+        try:
+            self.store.get_file(self.key(run_id, "files", artifact.name), tmp)
+        except StoreError:
+            raise IntegrityError(
+                f"{artifact.name} is recorded in run {run_id} but missing from the store",
+                hint=f"expected sha256 {artifact.sha256}; rebuild the slice {artifact.slice}",
+            ) from None
+        actual = sha256_of(tmp)
+        if actual != artifact.sha256:
+            raise IntegrityError(
+                f"{artifact.name} in the store does not match its record: "
+                f"recorded sha256 {artifact.sha256}, stored bytes have sha256 {actual}",
+                hint="the object was replaced or truncated; nothing was published from it",
+            )
+        return tmp
+
+
+def _each(work: Callable[[T], R], items: list[T], label: str) -> list[R]:
+    """Run `work` over items, TRANSFERS at a time, with progress; first error wins."""
+    if not items:
+        return []
+    with ui.progress(label, len(items)) as advance, ThreadPoolExecutor(TRANSFERS) as pool:
+        futures = [pool.submit(work, item) for item in items]
+        results = []
+        try:
+            for item, future in zip(items, futures, strict=True):
+                results.append(future.result())
+                advance(str(getattr(item, "name", item)))
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+    return results

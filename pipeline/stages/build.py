@@ -1,0 +1,150 @@
+"""build: each slice's files, made by the builder stated for it, and its record.
+
+The sdist is built first; wheels are built from it. A slice this run has already
+recorded is not built again. Every file's version must be the release's.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+from pathlib import Path
+
+from pipeline import builders
+from pipeline.builders import BuildJob, Built
+from pipeline.context import Context
+from pipeline.errors import BuildFailed, UsageError, VersionMismatch
+from pipeline.records import Artifact, BuildRecord, Plan, Slice, distribution_of, identifier_of, sha256_of
+from pipeline.runs import now
+from pipeline.ui import host_description
+
+log = logging.getLogger(__name__)
+
+
+def source_date_epoch(project_dir: Path) -> str | None:
+    """The tagged commit's time, so a rebuild gives the same bytes where it can."""
+    if os.environ.get("SOURCE_DATE_EPOCH"):
+        return os.environ["SOURCE_DATE_EPOCH"]
+    try:
+        out = subprocess.run(["git", "-C", str(project_dir), "log", "-1", "--format=%ct"],
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def guess_import_names(project_dir: Path, project: str) -> tuple[str, ...]:
+    """Top-level packages in the source tree, else the project's name as a module."""
+    found: list[str] = []
+    for base in (project_dir / "src", project_dir):
+        for init in sorted(base.glob("*/__init__.py")):
+            name = init.parent.name
+            if name.isidentifier() and name not in ("tests", "test", "docs", "examples", "build"):
+                found.append(name)
+        if found:
+            break
+    return tuple(found) or (project.replace("-", "_"),)
+
+
+def smoke_test(names: tuple[str, ...]) -> str:
+    return f'python -c "import {", ".join(names)}"'
+
+
+def make_record(plan: Plan, slice: Slice, builder: str, built: list[Built]) -> tuple[BuildRecord, dict[str, Path]]:
+    """The record of a slice's files; raises if a file's version is not the release's."""
+    artifacts, files = [], {}
+    host = host_description()
+    for item in built:
+        _name, version = distribution_of(item.path.name)
+        if version != plan.version:
+            raise VersionMismatch(
+                f"{item.path.name} has version {version}, but the release is {plan.version} (tag {plan.tag})",
+                hint="the build backend computed another version; check dynamic versioning and the tag",
+            )
+        artifacts.append(Artifact(
+            name=item.path.name, identifier=identifier_of(item.path.name), slice=slice.name,
+            kind="sdist" if slice.name == "sdist" else "wheel", sha256=sha256_of(item.path),
+            size=item.path.stat().st_size, builder=builder, tools=item.tools, built_on=host, test=item.test,
+        ))
+        files[item.path.name] = item.path
+    record = BuildRecord(job=slice.name, slice=slice.name, runner=host, finished=now(), artifacts=tuple(artifacts))
+    return record, files
+
+
+class Build:
+    name = "build"
+
+    def skip(self, ctx: Context) -> str | None:
+        return None
+
+    def run(self, ctx: Context) -> None:
+        plan, state = ctx.need_plan(), ctx.need_state()
+        if ctx.options.project_dir is None:
+            raise UsageError("build needs the project folder")
+        project_dir = ctx.options.project_dir.resolve()
+        wanted = self._slices(ctx, plan)
+        todo = [s for s in wanted if s.name not in state.records]
+        for s in wanted:
+            if s.name in state.records:
+                log.info("slice %s is already built in run %s (by %s)", s.name, plan.run_id,
+                         state.records[s.name].runner)
+        if not todo:
+            return
+        out = ctx.workdir / "dist"
+        out.mkdir(parents=True, exist_ok=True)
+        names = plan.import_names or guess_import_names(project_dir, plan.project)
+        job = dict(project_dir=project_dir, outdir=out, logdir=ctx.workdir, native=plan.native,
+                   requires_python=plan.requires_python, test_command=plan.test_command,
+                   smoke_test=smoke_test(names), source_date_epoch=source_date_epoch(project_dir))
+        sdist = None
+        for s in todo:
+            builder = builders.choose(ctx.options.builder, s)
+            log.info("slice %s: %d file(s) by the %s builder", s.name, len(s.identifiers), builder.name)
+            if s.name != "sdist" and sdist is None:
+                sdist = self._sdist(ctx, plan, job)
+            built = builder.build(BuildJob(slice=s, sdist=sdist, **job))  # type: ignore[arg-type]
+            record, files = make_record(plan, s, builder.name, built)
+            if s.name == "sdist":
+                sdist = built[0].path
+            for a in record.artifacts:
+                log.info("  built %s (%s, %d bytes)", a.name, a.identifier, a.size)
+            ctx.built.append((record, files))
+
+    def _slices(self, ctx: Context, plan: Plan) -> list[Slice]:
+        if ctx.options.slice:
+            chosen = plan.slice(ctx.options.slice)
+            if chosen is None:
+                raise UsageError(f"run {plan.run_id} plans no slice {ctx.options.slice!r}",
+                                 hint="slices planned: " + ", ".join(s.name for s in plan.slices))
+            return [chosen]
+        if ctx.options.command != "build":
+            return list(plan.slices)
+        here = []
+        for s in plan.slices:  # a build job without --slice builds what this host can
+            builder, reasons = builders.find(ctx.options.builder, s)
+            if builder is None:
+                log.info("slice %s is left for its own runner (%s): %s", s.name, s.runner, "; ".join(reasons))
+            else:
+                here.append(s)
+        if not here:
+            raise BuildFailed(f"this host can build none of run {plan.run_id}'s slices",
+                              hint="pass --slice on the slice's own runner")
+        return here
+
+    def _sdist(self, ctx: Context, plan: Plan, job: dict[str, object]) -> Path:
+        """The sdist wheels are built from: this run's stored one, or a private build."""
+        state = ctx.need_state()
+        stored = [a for a in state.artifacts if a.kind == "sdist"]
+        if stored:
+            log.info("building wheels from this run's stored sdist %s", stored[0].name)
+            return ctx.runs.fetch(state, ctx.workdir / "sources", stored)[stored[0].name]
+        log.info("this run has no stored sdist yet; building one to build wheels from")
+        sdist_slice = plan.slice("sdist") or Slice(name="sdist", platform="any", arch="any",
+                                                    runner="", identifiers=("sdist",))
+        private = {**job, "outdir": ctx.workdir / "sources"}
+        Path(private["outdir"]).mkdir(parents=True, exist_ok=True)  # type: ignore[arg-type]
+        built = builders.choose("local", sdist_slice).build(BuildJob(slice=sdist_slice, sdist=None, **private))  # type: ignore[arg-type]
+        if not built:
+            raise BuildFailed("building the sdist gave no file")
+        return built[0].path

@@ -1,0 +1,56 @@
+"""load: a run read back from the store, for the commands that work on stored runs."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from pipeline.context import Context
+from pipeline.errors import UsageError
+from pipeline.project import load_project
+from pipeline.runs import Runs
+from pipeline.stages.plan import target_index
+
+log = logging.getLogger(__name__)
+
+
+class Load:
+    name = "load"
+
+    def __init__(self, *, complete: bool = False) -> None:
+        self.complete = complete
+
+    def skip(self, ctx: Context) -> str | None:
+        return None
+
+    def run(self, ctx: Context) -> None:
+        runs = ctx.runs
+        state = runs.read(ctx.options.run_id) if ctx.options.run_id else runs.newest(complete=self.complete)
+        ctx.state, ctx.plan = state, state.plan
+        log.info("run %s of %s %s (planned %s, %d of %d slices reported)", state.run_id,
+                 state.plan.project, state.plan.version, state.plan.created,
+                 len(state.plan.slices) - len(state.missing_slices), len(state.plan.slices))
+        plan = state.plan
+        if ctx.options.command == "publish":  # a dry-run's run may be published for real later
+            plan = replace(plan, dry_run=ctx.options.dry_run)
+        if ctx.options.index:
+            plan = replace(plan, index=target_index(ctx, ctx.options.index, False))
+        ctx.plan = plan
+
+
+class LoadForBuild:
+    """The run a build job adds to: the project's name and version find it."""
+
+    name = "load"
+
+    def skip(self, ctx: Context) -> str | None:
+        return None
+
+    def run(self, ctx: Context) -> None:
+        assert ctx.options.project_dir is not None
+        if not ctx.options.run_id:
+            raise UsageError("build needs --run-id", hint="`wheelship plan` prints the run id")
+        project = ctx.project = load_project(ctx.options.project_dir, ctx.spec.kind)
+        state = Runs(ctx.store, project.canonical_name, str(project.version)).read(ctx.options.run_id)
+        ctx.state, ctx.plan = state, state.plan
+        log.info("building for run %s of %s %s", state.run_id, state.plan.project, state.plan.version)

@@ -1,0 +1,52 @@
+"""publish: a verified run's exact bytes to the target index, wheels first.
+
+With --dry-run it does everything up to the upload, index lookups included, and
+reports what would go where.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pipeline import credentials
+from pipeline.context import Context
+from pipeline.index import Index
+from pipeline.publishing import WOULD_UPLOAD, Publisher
+from pipeline.records import wheels_first
+from pipeline.runs import now
+from pipeline.ui import host_description
+
+log = logging.getLogger(__name__)
+
+
+class Publish:
+    name = "publish"
+
+    def skip(self, ctx: Context) -> str | None:
+        return None
+
+    def run(self, ctx: Context) -> None:
+        plan, state = ctx.need_plan(), ctx.need_state()
+        artifacts = wheels_first(state.artifacts)
+        if not all(a.name in ctx.files for a in artifacts):
+            ctx.files = ctx.runs.fetch(state, ctx.workdir / "publish")
+        creds = None
+        if not plan.dry_run:
+            creds = credentials.require(plan.index)
+            if creds.source == "trusted publishing":
+                creds = credentials.mint_trusted(plan.index)
+        index = Index(plan.index, creds, timeout=ctx.spec.publish.timeout)
+        publisher = Publisher(index, plan.project, ctx.spec.publish, dry_run=plan.dry_run)
+        outcomes = publisher.publish(artifacts, ctx.files)
+        if plan.dry_run:
+            would = [n for n, o in outcomes.items() if o == WOULD_UPLOAD]
+            log.info("dry run: %d file(s) would be uploaded to %s (%s), %d already there", len(would),
+                     plan.index.name, plan.index.upload_url, len(outcomes) - len(would))
+        else:
+            publisher.confirm(artifacts)
+        ctx.publication = {
+            "index": plan.index.name, "upload_url": plan.index.upload_url, "dry_run": plan.dry_run,
+            "files": outcomes, "finished": now(), "host": host_description(),
+        }
+        if not plan.dry_run:
+            ctx.runs.write_result(plan.run_id, "publish", ctx.publication)

@@ -1,0 +1,101 @@
+"""report: what the run did, as a terminal table, a --json file and a GitHub step summary."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Any
+
+from pipeline import ui
+from pipeline.context import Context
+from pipeline.records import write_json_atomic
+from pipeline.stages.plan import github_matrix
+
+log = logging.getLogger(__name__)
+
+
+def facts(ctx: Context) -> dict[str, Any]:
+    """The run as JSON: every file with its test and publish result."""
+    plan, state = ctx.need_plan(), ctx.need_state()
+    verified = (ctx.verification or {}).get("files", {})
+    published = (ctx.publication or {}).get("files", {})
+    files = []
+    for a in state.artifacts:
+        test = verified.get(a.name, {}).get("test") or (a.test.__dict__ if a.test else None)
+        files.append({
+            "name": a.name, "identifier": a.identifier, "slice": a.slice, "sha256": a.sha256, "size": a.size,
+            "builder": a.builder, "built_on": a.built_on, "test": test,
+            "findings": verified.get(a.name, {}).get("findings", []),
+            "publish": published.get(a.name),
+        })
+    return {
+        "project": plan.project, "version": plan.version, "run_id": plan.run_id, "tag": plan.tag,
+        "index": plan.index.name, "upload_url": plan.index.upload_url, "dry_run": plan.dry_run,
+        "store": ctx.store.url, "verified": (ctx.verification or {}).get("ok"), "files": files,
+    }
+
+
+def _human_size(size: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024  # type: ignore[assignment]
+    return str(size)
+
+
+def _table(data: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    title = (f"{data['project']} {data['version']} · run {data['run_id']} · "
+             f"{'dry run for ' if data['dry_run'] else ''}{data['index']}")
+    table = Table(title=title, title_justify="left")
+    for column in ("file", "identifier", "size", "tested", "published"):
+        table.add_column(column, justify="right" if column == "size" else "left")
+    for f in data["files"]:
+        test = f["test"]
+        tested = "—" if not test else f"{test['status']} ({test['interpreter']})"
+        table.add_row(f["name"], f["identifier"], _human_size(f["size"]), tested, f["publish"] or "—")
+    ui.console().print(table)
+
+
+def step_summary(data: dict[str, Any]) -> str:
+    lines = [f"### {data['project']} {data['version']} — run `{data['run_id']}`", "",
+             f"Target: **{data['index']}**{' (dry run)' if data['dry_run'] else ''}", "",
+             "| file | identifier | tested | published |", "| --- | --- | --- | --- |"]
+    for f in data["files"]:
+        test = f["test"]["status"] if f["test"] else "—"
+        lines.append(f"| `{f['name']}` | {f['identifier']} | {test} | {f['publish'] or '—'} |")
+    return "\n".join(lines) + "\n"
+
+
+class Report:
+    name = "report"
+
+    def skip(self, ctx: Context) -> str | None:
+        return None
+
+    def run(self, ctx: Context) -> None:
+        data = facts(ctx)
+        if ctx.options.json_path:
+            write_json_atomic(ctx.options.json_path, data)
+            log.info("wrote %s", ctx.options.json_path)
+        _table(data)
+        summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if summary:
+            with open(summary, "a") as fh:
+                fh.write(step_summary(data))
+
+
+class PlanReport:
+    name = "report"
+
+    def skip(self, ctx: Context) -> str | None:
+        return None
+
+    def run(self, ctx: Context) -> None:
+        plan = ctx.need_plan()
+        data = {**plan.to_json(), "matrix": github_matrix(plan)}
+        if ctx.options.json_path:
+            write_json_atomic(ctx.options.json_path, data)
+        print(plan.run_id, file=sys.stdout)

@@ -1,0 +1,124 @@
+"""verify: a whole run from the store, before anything is uploaded.
+
+Completeness against the plan, integrity of every file, metadata, and a
+test-install of every wheel this host can run. A wheel it cannot run must carry a
+passing test record from its own platform. The result is stored as verify.json.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from pipeline import testinstall, ui
+from pipeline.checks import Findings
+from pipeline.checks.completeness import check_completeness
+from pipeline.checks.metadata import check_metadata
+from pipeline.context import Context
+from pipeline.errors import VerificationFailed
+from pipeline.records import Artifact, Plan, TestResult
+from pipeline.runs import RunState, now
+from pipeline.ui import host_description
+
+log = logging.getLogger(__name__)
+
+
+def _test_all(plan: Plan, wheels: list[Artifact], files: dict[str, Path], findings: Findings,
+               project_dir: Path | None) -> dict[str, TestResult]:
+    results: dict[str, TestResult] = {}
+    runnable = []
+    for wheel in wheels:
+        interp = testinstall.interpreter_for(wheel.name, plan.requires_python)
+        if interp is not None:
+            runnable.append((wheel, interp))
+        elif wheel.test is not None and wheel.test.status == "passed":
+            results[wheel.name] = wheel.test
+            log.info("%s cannot run here; tested on %s", wheel.name, wheel.test.host)
+        else:
+            findings.add("WS306", wheel.name, "this host cannot run it and no record says it was tested "
+                         "on its own platform")
+
+    def one(item: tuple[Artifact, testinstall.Interpreter]) -> testinstall.Outcome:
+        wheel, interp = item
+        return testinstall.test_install(files[wheel.name], interp, project=plan.project, version=plan.version,
+                                        import_names=plan.import_names, test_command=plan.test_command,
+                                        project_dir=project_dir)
+
+    workers = max(1, min(len(runnable), os.cpu_count() or 1))
+    with ui.progress("test-installing", len(runnable)) as advance, ThreadPoolExecutor(workers) as pool:
+        for (wheel, _), outcome in zip(runnable, pool.map(one, runnable), strict=True):
+            results[wheel.name] = outcome.test
+            for code, message in outcome.problems:
+                findings.add(code, wheel.name, message)
+            advance(f"{wheel.name}: {outcome.test.status}")
+    return results
+
+
+def verified_already(state: RunState) -> bool:
+    v = state.verify
+    if not v or not v.get("ok"):
+        return False
+    recorded = {name: f.get("sha256") for name, f in v.get("files", {}).items()}
+    return recorded == {a.name: a.sha256 for a in state.artifacts}
+
+
+class Verify:
+    name = "verify"
+
+    def __init__(self, *, force: bool = False) -> None:
+        self.force = force
+
+    def skip(self, ctx: Context) -> str | None:
+        state = ctx.need_state()
+        if not self.force and verified_already(state):
+            assert state.verify is not None
+            ctx.verification = state.verify
+            return f"run {state.run_id} was verified at {state.verify.get('finished')} on {state.verify.get('host')}"
+        return None
+
+    def run(self, ctx: Context) -> None:
+        plan, state = ctx.need_plan(), ctx.need_state()
+        if state.missing_slices:
+            raise VerificationFailed(
+                f"run {state.run_id} is incomplete: slice(s) {', '.join(state.missing_slices)} never reported",
+                hint="re-run the failed build jobs; nothing was published",
+            )
+        ctx.files = ctx.runs.fetch(state, ctx.workdir / "verify")
+        findings = Findings(plan.checks)
+        artifacts = state.artifacts
+        check_completeness(plan, artifacts, findings)
+        for artifact in artifacts:
+            check_metadata(ctx.files[artifact.name], plan, findings)
+        project_dir = ctx.options.project_dir.resolve() if ctx.options.project_dir else None
+        tests = _test_all(plan, [a for a in artifacts if a.kind == "wheel"], ctx.files, findings, project_dir)
+        ctx.verification = report = _record(plan, artifacts, tests, findings)
+        ctx.runs.write_result(plan.run_id, "verify", report)
+        for finding in findings.warnings:
+            log.warning("%s", finding.line())
+        if findings.errors:
+            raise VerificationFailed(
+                f"run {plan.run_id} failed {len(findings.errors)} check(s):\n  "
+                + "\n  ".join(f.line() for f in findings.errors),
+                hint="fix the project and tag again; nothing was published",
+            )
+        log.info("run %s verified: %d files, %d tested here", plan.run_id, len(artifacts),
+                 sum(1 for t in tests.values() if t.host == host_description()))
+
+
+def _record(plan: Plan, artifacts: list[Artifact], tests: dict[str, TestResult],
+            findings: Findings) -> dict[str, Any]:
+    files = {}
+    for a in artifacts:
+        test = tests.get(a.name)
+        files[a.name] = {
+            "identifier": a.identifier, "sha256": a.sha256, "size": a.size,
+            "test": test.__dict__ if test else None,
+            "findings": [f.__dict__ for f in findings.for_file(a.name)],
+        }
+    return {
+        "ok": not findings.errors, "host": host_description(), "finished": now(), "run_id": plan.run_id,
+        "files": files, "findings": [f.__dict__ for f in findings.items],
+    }

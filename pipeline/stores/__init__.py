@@ -1,0 +1,52 @@
+"""Artifact stores: one contract, a directory store and an S3 store, and a lookup by URL.
+
+A store holds objects by key and knows each object's SHA-256. It does not know
+about runs; `pipeline.runs` lays runs out on top of any store.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from pipeline.errors import UsageError
+
+
+class Store(Protocol):
+    """What every artifact store does."""
+
+    url: str
+
+    def put_file(self, key: str, path: Path, sha256: str) -> bool:
+        """Store a file; False if an object with that SHA-256 is there already."""
+
+    def get_file(self, key: str, dest: Path) -> None:
+        """Write the object's bytes to `dest` (the caller checks them)."""
+
+    def put_json(self, key: str, data: bytes) -> None:
+        """Store a small record."""
+
+    def get_json(self, key: str) -> bytes | None:
+        """A small record's bytes, or None if there is none."""
+
+    def stored_sha256(self, key: str) -> str | None:
+        """The SHA-256 the store keeps for an object, or None if it is absent."""
+
+    def list(self, prefix: str) -> list[str]:
+        """Every key below `prefix`."""
+
+
+def open_store(url: str, *, endpoint_url: str | None = None, region: str | None = None) -> Store:
+    """Open the store a URL names: ``file://PATH`` or ``s3://BUCKET/PREFIX``."""
+    if url.startswith("file://"):
+        from pipeline.stores.directory import DirectoryStore
+
+        return DirectoryStore(Path(url.removeprefix("file://")))
+    if url.startswith("s3://"):
+        from pipeline.stores.s3 import S3Store
+
+        return S3Store(url, endpoint_url=endpoint_url, region=region)
+    raise UsageError(
+        f"store URL {url!r} is neither file:// nor s3://",
+        hint="use file://PATH for a folder or s3://BUCKET/PREFIX for object storage",
+    )

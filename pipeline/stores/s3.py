@@ -1,0 +1,148 @@
+"""A store in S3-compatible object storage (AWS S3, MinIO, SeaweedFS, R2) through boto3.
+
+The endpoint comes from ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``, else the
+buildspec's ``[s3] endpoint-url``; credentials from the standard AWS chain
+(environment, profiles, GitHub OIDC roles through configure-aws-credentials).
+Each object carries its SHA-256 in its metadata (``x-amz-meta-sha256``) and, where
+the server supports it, as an S3 SHA-256 checksum the server itself checks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+MiB = 1 << 20
+
+
+class S3Store:
+    def __init__(self, url: str, *, endpoint_url: str | None = None, region: str | None = None) -> None:
+        import boto3
+        import botocore.config
+        from boto3.s3.transfer import TransferConfig
+
+        rest = url.removeprefix("s3://")
+        self.bucket, _, prefix = rest.partition("/")
+        if not self.bucket:
+            raise StoreError(f"store URL {url!r} names no bucket", hint="use s3://BUCKET/PREFIX")
+        self.prefix = prefix.strip("/")
+        self.url = url
+        self.endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or endpoint_url
+        config = botocore.config.Config(
+            retries={"mode": "standard", "max_attempts": 5},
+            connect_timeout=5, read_timeout=120, max_pool_connections=32,
+        )
+        session = boto3.session.Session()
+        self.client = session.client(
+            "s3", endpoint_url=self.endpoint, config=config,
+            region_name=region or session.region_name or "us-east-1",
+        )
+        self.transfer = TransferConfig(multipart_threshold=16 * MiB, multipart_chunksize=16 * MiB,
+                                       max_concurrency=4, use_threads=True)
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    @contextlib.contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        """Translate boto's failures into a `StoreError` that says what to do."""
+        import botocore.exceptions as bx
+
+        where = f"{self.url}" + (f" at {self.endpoint}" if self.endpoint else "")
+        try:
+            yield
+        except bx.NoCredentialsError:
+            raise StoreError(f"no AWS credentials to {doing} in {where}",
+                             hint="set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile, or an OIDC role") from None
+        except (bx.EndpointConnectionError, bx.ConnectTimeoutError, bx.ReadTimeoutError) as exc:
+            raise StoreError(f"cannot reach the S3 endpoint to {doing} in {where}: {exc}",
+                             hint="check AWS_ENDPOINT_URL_S3 or [s3] endpoint-url, and that the server runs") from None
+        except bx.ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in ("NoSuchBucket",):
+                raise StoreError(f"bucket {self.bucket!r} does not exist ({where})",
+                                 hint="create it (infra/ has a template) or fix the store URL") from None
+            if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403", "ExpiredToken"):
+                raise StoreError(f"the S3 server refused our credentials to {doing} in {where} ({code})",
+                                 hint="check the AWS credentials and that they may use this bucket prefix") from None
+            raise StoreError(f"S3 error {code or '?'} while trying to {doing} in {where}: "
+                             f"{exc.response.get('Error', {}).get('Message', '')}") from None
+
+    @functools.cached_property
+    def _sha256_checksums(self) -> bool:
+        """Whether the server takes S3's SHA-256 checksums (AWS does; some servers do not)."""
+        return os.environ.get("WHEELSHIP_S3_SHA256_CHECKSUM", "1") != "0"
+
+    def put_file(self, key: str, path: Path, sha256: str) -> bool:
+        if self.stored_sha256(key) == sha256:
+            return False
+        extra: dict[str, Any] = {"Metadata": {"sha256": sha256}}
+        if self._sha256_checksums:
+            extra["ChecksumAlgorithm"] = "SHA256"
+        with self._errors(f"store {key}"):
+            self.client.upload_file(str(path), self.bucket, self._key(key), ExtraArgs=extra, Config=self.transfer)
+        return True
+
+    def get_file(self, key: str, dest: Path) -> None:
+        import botocore.exceptions as bx
+
+        try:
+            with self._errors(f"fetch {key}"):
+                self.client.download_file(self.bucket, self._key(key), str(dest), Config=self.transfer)
+        except StoreError:
+            raise
+        except bx.ClientError:  # pragma: no cover - translated above
+            raise
+        except Exception as exc:
+            raise StoreError(f"fetching {key} from {self.url} failed: {exc}") from None
+
+    def put_json(self, key: str, data: bytes) -> None:
+        import hashlib
+
+        with self._errors(f"write {key}"):
+            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data,
+                                   ContentType="application/json",
+                                   Metadata={"sha256": hashlib.sha256(data).hexdigest()})
+
+    def get_json(self, key: str) -> bytes | None:
+        try:
+            with self._errors(f"read {key}"):
+                return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()  # type: ignore[no-any-return]
+        except StoreError as exc:
+            if "NoSuchKey" in str(exc):
+                return None
+            raise
+
+    def stored_sha256(self, key: str) -> str | None:
+        import botocore.exceptions as bx
+
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except bx.ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            with self._errors(f"look up {key}"):
+                raise
+        except bx.BotoCoreError:
+            with self._errors(f"look up {key}"):
+                raise
+        return head.get("Metadata", {}).get("sha256")  # type: ignore[no-any-return]
+
+    def list(self, prefix: str) -> list[str]:
+        keys = []
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        with self._errors(f"list {prefix or 'the store'}"):
+            for page in self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=self._key(prefix)
+            ):
+                keys += [obj["Key"][strip:] for obj in page.get("Contents", [])]
+        return sorted(keys)

@@ -1,0 +1,182 @@
+"""Test-installs: a wheel in a fresh, isolated environment, imported and tested.
+
+uv makes the environment where present (milliseconds), venv + pip otherwise. The
+installed version and any module ``__version__`` are compared with the release's;
+then the project's test command runs from an empty folder, so it tests the
+installed wheel and not a source tree.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.specifiers import SpecifierSet
+from packaging.tags import platform_tags
+from packaging.utils import parse_wheel_filename
+from packaging.version import Version
+
+from pipeline import interpreters
+from pipeline.interpreters import Interpreter
+from pipeline.records import TestResult
+from pipeline.ui import host_description
+
+log = logging.getLogger(__name__)
+
+PROBE = r"""
+import importlib, importlib.metadata, json, sys
+names, dist = json.loads(sys.argv[1]), sys.argv[2]
+out = {"installed": importlib.metadata.version(dist), "imports": {}}
+for name in names:
+    try:
+        module = importlib.import_module(name)
+    except BaseException as exc:
+        out["imports"][name] = {"error": f"{type(exc).__name__}: {exc}"}
+    else:
+        version = getattr(module, "__version__", None)
+        out["imports"][name] = {"version": version if isinstance(version, str) else None}
+print(json.dumps(out))
+"""
+
+
+@dataclass
+class Outcome:
+    """A test-install's result, and problems found, as (check code, message)."""
+
+    test: TestResult
+    problems: list[tuple[str, str]] = field(default_factory=list)
+
+
+def import_names_of(wheel: Path) -> tuple[str, ...]:
+    """The top-level importable names a wheel installs."""
+    names: set[str] = set()
+    with zipfile.ZipFile(wheel) as archive:
+        for entry in archive.namelist():
+            top = entry.split("/")[0]
+            if top.endswith((".dist-info", ".data")):
+                continue
+            if "/" in entry:
+                names.add(top)
+            else:
+                names.add(top.split(".")[0])
+    return tuple(sorted(n for n in names if n.isidentifier()))
+
+
+@functools.cache
+def _host_platforms() -> frozenset[str]:
+    return frozenset(platform_tags()) | {"any"}
+
+
+def interpreter_for(wheel_name: str, requires_python: str | None) -> Interpreter | None:
+    """A local interpreter that can install and run this wheel, or None."""
+    _, _, _, tags = parse_wheel_filename(wheel_name)
+    admitted = SpecifierSet(requires_python or "")
+    for interp in interpreters.find_interpreters():
+        if not admitted.contains(interp.full_version, prereleases=True):
+            continue
+        for tag in tags:
+            if tag.platform not in _host_platforms():
+                continue
+            if tag.interpreter == interp.tag and tag.abi in (interp.tag, "abi3", "none"):
+                return interp
+            if tag.abi == "abi3" and tag.interpreter.startswith("cp") and int(tag.interpreter[3:] or 0) <= interp.version[1]:
+                return interp
+            if tag.abi == "none" and tag.interpreter in ("py3", f"py{interp.version[0]}{interp.version[1]}"):
+                return interp
+    return None
+
+
+def _run(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, capture_output=True, text=True, **kwargs)  # type: ignore[call-overload]
+
+
+def _make_env(interp: Interpreter, home: Path, wheel: Path) -> str | None:
+    """Create the environment and install the wheel; an error text, or None."""
+    uv = interpreters.uv_binary()
+    if uv:
+        steps = [[uv, "venv", "-q", "--python", str(interp.path), str(home)],
+                 [uv, "pip", "install", "-q", "--python", str(home / "bin" / "python"), str(wheel)]]
+    else:
+        steps = [[str(interp.path), "-m", "venv", str(home)],
+                 [str(home / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(wheel)]]
+    for step in steps:
+        result = _run(step)
+        if result.returncode != 0:
+            return (result.stderr or result.stdout).strip()[-1500:]
+    return None
+
+
+def test_install(wheel: Path, interp: Interpreter, *, project: str, version: str,
+                 import_names: tuple[str, ...], test_command: str | None,
+                 project_dir: Path | None = None) -> Outcome:
+    """Install `wheel` in a fresh environment for `interp`, import it, run the tests."""
+    names = import_names or import_names_of(wheel)
+    how = f"{'uv' if interpreters.uv_binary() else 'venv + pip'} install; import {', '.join(names) or '(nothing)'}"
+    if test_command:
+        how += f"; {test_command}"
+    host = host_description()
+
+    def result(status: str, detail: str = "") -> TestResult:
+        return TestResult(status=status, host=host, interpreter=f"CPython {interp.full_version}", how=how,
+                          detail=detail)
+
+    with tempfile.TemporaryDirectory(prefix="wheelship-test-") as tmp:
+        home, cwd = Path(tmp) / "env", Path(tmp) / "cwd"
+        cwd.mkdir()
+        error = _make_env(interp, home, wheel)
+        if error:
+            return Outcome(result("failed", error), [("WS301", f"install failed: {error}")])
+        python = str(home / "bin" / "python")
+        probe = _run([python, "-c", PROBE, json.dumps(names), project], cwd=cwd)
+        if probe.returncode != 0:
+            return Outcome(result("failed", probe.stderr[-1500:]), [("WS301", f"probe failed: {probe.stderr[-800:]}")])
+        problems = _compare(json.loads(probe.stdout), version)
+        if test_command and not any(code == "WS302" for code, _ in problems):
+            problems += _test_command(test_command, home, cwd, wheel, project_dir)
+        detail = "; ".join(message for _, message in problems)
+        return Outcome(result("failed" if problems else "passed", detail), problems)
+
+
+def _compare(found: dict[str, object], version: str) -> list[tuple[str, str]]:
+    problems = []
+    expected = Version(version)
+    installed = str(found["installed"])
+    if Version(installed) != expected:
+        problems.append(("WS303", f"importlib.metadata.version() is {installed}, release is {version}"))
+    for name, facts in found["imports"].items():  # type: ignore[attr-defined]
+        if "error" in facts:
+            problems.append(("WS302", f"import {name} failed: {facts['error']}"))
+        elif facts.get("version") is not None and _differs(facts["version"], expected):
+            problems.append(("WS304", f"{name}.__version__ is {facts['version']!r}, release is {version}"))
+    return problems
+
+
+def _differs(value: str, expected: Version) -> bool:
+    try:
+        return Version(value) != expected
+    except ValueError:
+        return True
+
+
+def _test_command(command: str, home: Path, cwd: Path, wheel: Path, project_dir: Path | None) -> list[tuple[str, str]]:
+    if "{project}" in command and project_dir is None:
+        return [("WS305", "the test command uses {project}, but no project folder is at hand; "
+                 "pass the project with --project")]
+    text = command.replace("{project}", str(project_dir or "")).replace("{wheel}", str(wheel))
+    env = {**os.environ, "VIRTUAL_ENV": str(home),
+           "PATH": os.pathsep.join([str(home / "bin"), os.environ.get("PATH", "")])}
+    env.pop("PYTHONPATH", None)
+    shell = shutil.which("bash") or "/bin/sh"
+    result = _run([shell, "-c", text], cwd=cwd, env=env, timeout=1800)
+    if result.returncode != 0:
+        output = (result.stdout + result.stderr).strip()[-1500:]
+        return [("WS305", f"`{command}` exited {result.returncode}: {output}")]
+    return []
