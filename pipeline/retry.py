@@ -78,7 +78,9 @@ def index_policy(policy: PublishPolicy, *, initial: float = 0.5,
     return tenacity.Retrying(
         retry=tenacity.retry_if_exception_type(TRANSIENT),
         wait=_WaitRespectingRetryAfter(
-            tenacity.wait_exponential_jitter(initial=initial, max=policy.max_wait), policy.max_wait
+            # capped exponential backoff plus jitter, spelled to work on every tenacity >= 8
+            tenacity.wait_exponential(multiplier=initial, max=policy.max_wait) + tenacity.wait_random(0, initial),
+            policy.max_wait,
         ),
         stop=tenacity.stop_after_attempt(policy.attempts),
         before_sleep=_log_retry,

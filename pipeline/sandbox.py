@@ -11,6 +11,8 @@ started, waiting for each to exit.
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
 import contextlib
 import logging
 import os
@@ -106,12 +108,12 @@ class PyPIServer:
         return self.root / "server.log"
 
     def start(self) -> None:
-        from passlib.apache import HtpasswdFile
-
         self.packages.mkdir(parents=True, exist_ok=True)
-        htpasswd = HtpasswdFile(str(self.root / "htpasswd"), new=True)
-        htpasswd.set_password(self.username, self.password)
-        htpasswd.save()
+        # Apache's {SHA} htpasswd form, which pypiserver checks through passlib.
+        digest = base64.b64encode(hashlib.sha1(self.password.encode()).digest()).decode()
+        htpasswd = self.root / "htpasswd"
+        htpasswd.write_text(f"{self.username}:{{SHA}}{digest}\n")
+        htpasswd.chmod(0o600)
         self.port = free_port()
         command = [sys.executable, "-m", "pypiserver", "run", "-p", str(self.port), "-i", "127.0.0.1",
                    "-P", str(self.root / "htpasswd"), "-a", "update", "--disable-fallback",

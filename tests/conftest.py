@@ -1,0 +1,123 @@
+"""Shared fixtures: the real sandbox servers, example projects, and running the CLI.
+
+The sandbox (SeaweedFS and two pypiserver indexes on loopback) starts once per
+session; each test gets empty indexes and its own store prefix. Nothing here can
+reach a public index: every index a test uses is the sandbox's.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import uuid
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from pipeline.cli import main
+from pipeline.sandbox import Sandbox, sandbox
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECTS = ROOT / "tests" / "projects"
+BUILDSPECS = ROOT / "buildspecs"
+
+
+@pytest.fixture(scope="session")
+def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    with sandbox(tmp_path_factory.mktemp("sandbox"), s3=True) as running:
+        yield running
+
+
+@pytest.fixture
+def sandbox_env(box: Sandbox, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
+    """Empty indexes, the sandbox's environment, and no public index reachable by name."""
+    box.testpypi.clear()
+    box.pypi.clear()
+    for key in ("PYPI_API_TOKEN", "TESTPYPI_API_TOKEN", "TWINE_USERNAME", "TWINE_PASSWORD",
+                "GITHUB_ACTIONS", "GITHUB_EVENT_NAME", "GITHUB_EVENT_PATH", "GITHUB_OUTPUT",
+                "GITHUB_STEP_SUMMARY", "GITHUB_RUN_ID", "ACTIONS_ID_TOKEN_REQUEST_URL", "WHEELSHIP_STORE"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in box.env().items():
+        monkeypatch.setenv(key, value)
+    return box
+
+
+@pytest.fixture
+def s3_store(sandbox_env: Sandbox) -> str:
+    """A store URL of its own in the sandbox's bucket."""
+    assert sandbox_env.s3 is not None
+    return f"s3://{sandbox_env.s3.bucket}/t-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def file_store(tmp_path: Path) -> str:
+    return f"file://{tmp_path / 'store'}"
+
+
+def copy_project(name: str, dest: Path, *, version: str | None = None) -> Path:
+    """A fresh copy of an example project, optionally at another version."""
+    target = dest / name
+    shutil.copytree(PROJECTS / name, target, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    if version is not None:
+        for path in (target / "pyproject.toml", *target.glob("src/*/__init__.py")):
+            text = path.read_text()
+            text = re.sub(r'^version = "[^"]+"', f'version = "{version}"', text, flags=re.M)
+            text = re.sub(r'^__version__ = "[^"]+"', f'__version__ = "{version}"', text, flags=re.M)
+            path.write_text(text)
+    return target
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def text(self) -> str:
+        return self.out + self.err
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    """Run `wheelship ARGS` in this process, as a user would from a shell."""
+
+    def run(*args: str | Path) -> Result:
+        code = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return run
+
+
+def run_subprocess(*args: str | Path, env: dict[str, str] | None = None, cwd: Path | None = None) -> Result:
+    """Run `python -m pipeline ARGS` as a separate process."""
+    proc = subprocess.run([sys.executable, "-m", "pipeline", *map(str, args)], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, cwd=cwd)
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def index_files(box: Sandbox, index: str) -> dict[str, str]:
+    """The files an index holds, by name, with their SHA-256 as the index lists them."""
+    import requests
+
+    server = box.index(index)
+    names = {p.name for p in server.packages.iterdir()}
+    listed: dict[str, str] = {}
+    projects = requests.get(server.url + "simple/", timeout=10).text
+    for project in re.findall(r'href="[^"]*?/?simple/([^/"]+)/?"', projects) or re.findall(r'href="([^"/]+)/?"', projects):
+        page = requests.get(f"{server.url}simple/{project}/", timeout=10).text
+        for href, name in re.findall(r'href="([^"]+)"[^>]*>([^<]+)<', page):
+            listed[name] = href.split("#sha256=")[-1]
+    assert set(listed) == names, f"index lists {sorted(listed)} but holds {sorted(names)}"
+    return listed
+
+
+def wheel_names(paths: list[Path]) -> list[str]:
+    return sorted(p.name for p in paths if zipfile.is_zipfile(p))
