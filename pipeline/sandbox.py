@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import argparse
 import base64
-import hashlib
 import contextlib
+import hashlib
 import logging
 import os
 import secrets

@@ -12,7 +12,7 @@ from pipeline.errors import (
     VerificationFailed,
     VersionMismatch,
 )
-from tests.conftest import BUILDSPECS, copy_project, index_files
+from tests.conftest import copy_project, index_files
 
 pytestmark = pytest.mark.integration
 

@@ -95,15 +95,13 @@ class S3Store:
     def get_file(self, key: str, dest: Path) -> None:
         import botocore.exceptions as bx
 
-        try:
-            with self._errors(f"fetch {key}"):
+        with self._errors(f"fetch {key}"):
+            try:
                 self.client.download_file(self.bucket, self._key(key), str(dest), Config=self.transfer)
-        except StoreError:
-            raise
-        except bx.ClientError:  # pragma: no cover - translated above
-            raise
-        except Exception as exc:
-            raise StoreError(f"fetching {key} from {self.url} failed: {exc}") from None
+            except bx.ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+                    raise StoreError(f"{key} is missing from {self.url}") from None
+                raise
 
     def put_json(self, key: str, data: bytes) -> None:
         import hashlib
@@ -114,26 +112,25 @@ class S3Store:
                                    Metadata={"sha256": hashlib.sha256(data).hexdigest()})
 
     def get_json(self, key: str) -> bytes | None:
-        try:
-            with self._errors(f"read {key}"):
+        import botocore.exceptions as bx
+
+        with self._errors(f"read {key}"):
+            try:
                 return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()  # type: ignore[no-any-return]
-        except StoreError as exc:
-            if "NoSuchKey" in str(exc):
-                return None
-            raise
+            except bx.ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                    return None
+                raise
 
     def stored_sha256(self, key: str) -> str | None:
         import botocore.exceptions as bx
 
-        try:
-            head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
-        except bx.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return None
-            with self._errors(f"look up {key}"):
-                raise
-        except bx.BotoCoreError:
-            with self._errors(f"look up {key}"):
+        with self._errors(f"look up {key}"):
+            try:
+                head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+            except bx.ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                    return None
                 raise
         return head.get("Metadata", {}).get("sha256")  # type: ignore[no-any-return]
 
