@@ -84,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
                            help="the project folder, for a test command that uses {project}")
         _common(p, json_out=name != "fetch")
 
+    p = sub.add_parser("init", help="write release workflows and a starter buildspec into a project")
+    p.add_argument("project_dir", type=Path, nargs="?", default=Path("."), metavar="PROJECT_DIR")
+    p.add_argument("--force", action="store_true", help="replace files that exist")
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true")
+
     p = sub.add_parser("sandbox", help="local pypiserver indexes and SeaweedFS to rehearse a release")
     p.add_argument("--no-s3", action="store_true", help="indexes only, no SeaweedFS")
     p.add_argument("--dir", type=Path, help="folder for the servers' data (default: a temporary one)")
@@ -106,7 +112,7 @@ def _run_pipeline(args: argparse.Namespace, stages_name: str) -> int:
     from pipeline.spec import load_spec
 
     options = _options(args)
-    project_dir = options.project_dir if args.command in ("release", "plan", "build") else None
+    project_dir = options.project_dir  # verify and publish take it as --project
     if options.command == "release":
         options = dataclasses.replace(options, host_only=True)  # a local release builds for this host
     spec = load_spec(project_dir, args.spec, store=args.store)
@@ -139,6 +145,16 @@ def _fetch(args: argparse.Namespace) -> int:
     return fetch(args)
 
 
+def _init(args: argparse.Namespace) -> int:
+    from pipeline.workflows import init
+
+    for path in init(args.project_dir, force=args.force):
+        print(path)
+    log.info("next: set the repository variables WHEELSHIP_STORE, AWS_ROLE_ARN, AWS_PUBLISH_ROLE_ARN and "
+             "AWS_REGION, add trusted publishers on PyPI and TestPyPI, and create the pypi and testpypi environments")
+    return 0
+
+
 def _sandbox(args: argparse.Namespace) -> int:
     from pipeline.sandbox import main as sandbox_main
 
@@ -153,6 +169,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "publish": lambda a: _run_pipeline(a, "PUBLISH"),
     "status": _status,
     "fetch": _fetch,
+    "init": _init,
     "sandbox": _sandbox,
 }
 

@@ -2,7 +2,8 @@
 
 Resolution order, later wins (as cibuildwheel's options do):
   1. built-in defaults (the public `pypi` and `testpypi` indexes, a directory store);
-  2. the project's spec: ``--spec FILE``, else ``[tool.wheelship]`` in pyproject.toml;
+  2. the project's spec: ``--spec FILE``, else ``wheelship.toml`` in the project,
+     else ``[tool.wheelship]`` in pyproject.toml;
   3. an overlay file named by ``WHEELSHIP_CONFIG`` (the sandbox writes one);
   4. environment variables derived from top-level scalar keys
      (``store`` -> ``WHEELSHIP_STORE``);
@@ -296,6 +297,8 @@ def _apply(spec: Spec, data: Mapping[str, Any], source: str) -> Spec:
 def _layers(project_dir: Path | None, spec_file: Path | None) -> list[tuple[str, dict[str, Any], str]]:
     """(where, data, key prefix) for each layer that exists, lowest first."""
     layers: list[tuple[str, dict[str, Any], str]] = []
+    if spec_file is None and project_dir is not None and (project_dir / "wheelship.toml").is_file():
+        spec_file = project_dir / "wheelship.toml"
     if spec_file is not None:
         layers.append((str(spec_file), _read_toml(spec_file), ""))
     elif project_dir is not None and (project_dir / "pyproject.toml").is_file():

@@ -9,7 +9,7 @@ from typing import Any
 
 from pipeline import ui
 from pipeline.context import Context
-from pipeline.records import write_json_atomic
+from pipeline.records import Plan, write_json_atomic
 from pipeline.stages.plan import github_matrix
 
 log = logging.getLogger(__name__)
@@ -59,14 +59,49 @@ def _table(data: dict[str, Any]) -> None:
     ui.console().print(table)
 
 
-def step_summary(data: dict[str, Any]) -> str:
-    lines = [f"### {data['project']} {data['version']} — run `{data['run_id']}`", "",
-             f"Target: **{data['index']}**{' (dry run)' if data['dry_run'] else ''}", "",
-             "| file | identifier | tested | published |", "| --- | --- | --- | --- |"]
-    for f in data["files"]:
-        test = f["test"]["status"] if f["test"] else "—"
-        lines.append(f"| `{f['name']}` | {f['identifier']} | {test} | {f['publish'] or '—'} |")
-    return "\n".join(lines) + "\n"
+def _python_of(identifier: str) -> str:
+    if identifier == "py3-none-any":
+        return "py3 (pure)"
+    tag = identifier.split("-")[0]
+    if tag.startswith("cp") and tag[2:].rstrip("t").isdigit():
+        digits = tag[2:].rstrip("t")
+        return f"CPython {digits[0]}.{digits[1:]}" + (" free-threaded" if tag.endswith("t") else "")
+    return tag
+
+
+def grid(plan: Plan, data: dict[str, Any]) -> str:
+    """Python version by platform: built / tested / published for every planned cell."""
+    by_identifier = {f["identifier"]: f for f in data["files"]}
+    columns = [s for s in plan.slices if s.name != "sdist"]
+    rows: dict[str, dict[str, str]] = {}
+    for s in columns:
+        for identifier in s.identifiers:
+            f = by_identifier.get(identifier)
+            if f is None:
+                cell = "❌ not built"
+            else:
+                test = f["test"]["status"] if f["test"] else None
+                published = f["publish"]
+                cell = " · ".join([
+                    "✅ built",
+                    "✅ tested" if test == "passed" else "❌ test failed" if test else "⏳ untested",
+                    {"uploaded": "✅ published", "already present": "✅ was published",
+                     "would upload": "🔸 would publish"}.get(published or "", "⏳ not published"),
+                ])
+            rows.setdefault(_python_of(identifier), {})[s.name] = cell
+    lines = ["| Python | " + " | ".join(s.name for s in columns) + " |",
+             "| --- |" + " --- |" * len(columns)]
+    for python in sorted(rows, key=lambda p: [int(x) if x.isdigit() else x for x in p.replace(".", " ").split()]):
+        lines.append(f"| {python} | " + " | ".join(rows[python].get(s.name, "—") for s in columns) + " |")
+    sdist = by_identifier.get("sdist")
+    lines += ["", f"sdist: {'`' + sdist['name'] + '` ' + (sdist['publish'] or 'not published') if sdist else '❌ not built'}"]
+    return "\n".join(lines)
+
+
+def step_summary(plan: Plan, data: dict[str, Any]) -> str:
+    head = (f"### {data['project']} {data['version']} — run `{data['run_id']}`\n\n"
+            f"Target: **{data['index']}**{' (dry run)' if data['dry_run'] else ''} · store `{data['store']}`\n\n")
+    return head + grid(plan, data) + "\n"
 
 
 class Report:
@@ -84,7 +119,7 @@ class Report:
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if summary:
             with open(summary, "a") as fh:
-                fh.write(step_summary(data))
+                fh.write(step_summary(ctx.need_plan(), data))
 
 
 class PlanReport:
@@ -95,7 +130,8 @@ class PlanReport:
 
     def run(self, ctx: Context) -> None:
         plan = ctx.need_plan()
-        data = {**plan.to_json(), "matrix": github_matrix(plan)}
+        data = {**plan.to_json(), "index": plan.index.name, "upload_url": plan.index.upload_url,
+                "matrix": github_matrix(plan)}
         if ctx.options.json_path:
             write_json_atomic(ctx.options.json_path, data)
         print(plan.run_id, file=sys.stdout)

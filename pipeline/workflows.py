@@ -1,0 +1,91 @@
+"""The GitHub Actions workflows wheelship runs, rendered from one template.
+
+`wheelship init` writes them into a user's repository (trusted publishing does not
+work from reusable workflows, so each project carries its own), and this
+repository's own release workflows are the same rendering.
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib.resources import files
+from pathlib import Path
+
+from pipeline import __version__
+from pipeline.errors import UsageError
+
+log = logging.getLogger(__name__)
+
+RELEASE_TRIGGERS = """\
+  push:
+    tags: ["v*"]
+  release:
+    types: [published]
+  workflow_dispatch:
+    inputs:
+      tag:
+        description: "Tag to release, such as v1.2.0"
+        required: true
+        type: string
+      index:
+        description: "Index to publish to (default: routed by version)"
+        required: false
+        type: string
+      dry-run:
+        description: "Do everything but upload"
+        required: false
+        type: boolean
+        default: false
+"""
+DRY_RUN_TRIGGERS = """\
+  schedule:
+    - cron: "17 3 * * *"
+  workflow_dispatch:
+    inputs:
+      tag:
+        description: "Tag to rehearse (default: the declared version)"
+        required: false
+        type: string
+"""
+ENVIRONMENT = "    environment: ${{ needs.plan.outputs.index }}\n"
+
+
+def render(kind: str, install: str) -> str:
+    """The text of the `release` or `dry-run` workflow."""
+    text = files("pipeline").joinpath("templates/workflow.yml.in").read_text()
+    release = kind == "release"
+    replacements = {
+        "__PURPOSE__": ("A tag push (v*), a published release or a manual dispatch releases the project."
+                        if release else "Every night, and on demand, rehearses the whole release; uploads nothing."),
+        "__NAME__": kind,
+        "__TRIGGERS__": RELEASE_TRIGGERS if release else DRY_RUN_TRIGGERS,
+        "__PLAN_FLAGS__": "" if release else " --dry-run",
+        "__ENVIRONMENT__": ENVIRONMENT if release else "",
+        "__INSTALL__": install,
+    }
+    for key, value in replacements.items():
+        text = text.replace(key, value)
+    return text
+
+
+def init(project_dir: Path, *, force: bool = False, install: str | None = None) -> list[Path]:
+    """Write the release and dry-run workflows and a starter buildspec into a project."""
+    if not project_dir.is_dir():
+        raise UsageError(f"{project_dir} is not a folder", hint="pass your project's folder")
+    install = install or f"python -m pip install 'wheelship=={__version__}'"
+    outputs = {
+        project_dir / ".github" / "workflows" / "wheelship-release.yml": render("release", install),
+        project_dir / ".github" / "workflows" / "wheelship-dry-run.yml": render("dry-run", install),
+        project_dir / "wheelship.toml": files("pipeline").joinpath("templates/wheelship.toml").read_text(),
+    }
+    existing = [p for p in outputs if p.exists()]
+    if existing and not force:
+        raise UsageError(
+            "refusing to overwrite " + ", ".join(str(p) for p in existing),
+            hint="pass --force to replace them",
+        )
+    for path, text in outputs.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        log.info("wrote %s", path)
+    return list(outputs)
