@@ -11,7 +11,7 @@ import email.utils
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import requests
 import tenacity
@@ -51,8 +51,13 @@ def is_transient(response: requests.Response) -> bool:
     return response.status_code == 403 and "read-only" in response.text.lower()
 
 
+RETRY_AFTER_CAP = 300.0  # an index asking for more than five minutes is treated as down
+
+
 class _WaitRespectingRetryAfter(tenacity.wait.wait_base):
-    def __init__(self, base: tenacity.wait.wait_base, cap: float) -> None:
+    """The backoff, but never shorter than the index's Retry-After (up to a cap)."""
+
+    def __init__(self, base: tenacity.wait.wait_base, cap: float = RETRY_AFTER_CAP) -> None:
         self.base, self.cap = base, cap
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> float:
@@ -80,7 +85,6 @@ def index_policy(policy: PublishPolicy, *, initial: float = 0.5,
         wait=_WaitRespectingRetryAfter(
             # capped exponential backoff plus jitter, spelled to work on every tenacity >= 8
             tenacity.wait_exponential(multiplier=initial, max=policy.max_wait) + tenacity.wait_random(0, initial),
-            policy.max_wait,
         ),
         stop=tenacity.stop_after_attempt(policy.attempts),
         before_sleep=_log_retry,
@@ -89,5 +93,3 @@ def index_policy(policy: PublishPolicy, *, initial: float = 0.5,
     )
 
 
-def call(policy: tenacity.Retrying, fn: Callable[..., T], *args: Any) -> T:
-    return policy(fn, *args)
