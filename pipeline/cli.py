@@ -84,6 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
                            help="the project folder, for a test command that uses {project}")
         _common(p, json_out=name != "fetch")
 
+    p = sub.add_parser("check", help="run the file-level checks on distributions you already have", epilog=EPILOG)
+    p.add_argument("dists", nargs="+", type=Path, metavar="DIST", help="wheels and sdists")
+    p.add_argument("--spec", type=Path, help="a buildspec whose [checks] table changes severities")
+    p.add_argument("--import-names", default="", help="comma-separated declared top-level packages")
+    p.add_argument("--json", dest="json_path", type=Path, metavar="FILE", help="write the findings as JSON")
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true")
+
     p = sub.add_parser("init", help="write release workflows and a starter buildspec into a project")
     p.add_argument("project_dir", type=Path, nargs="?", default=Path("."), metavar="PROJECT_DIR")
     p.add_argument("--force", action="store_true", help="replace files that exist")
@@ -145,6 +153,12 @@ def _fetch(args: argparse.Namespace) -> int:
     return fetch(args)
 
 
+def _check(args: argparse.Namespace) -> int:
+    from pipeline.commands import check
+
+    return check(args)
+
+
 def _init(args: argparse.Namespace) -> int:
     from pipeline.workflows import init
 
@@ -169,6 +183,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "publish": lambda a: _run_pipeline(a, "PUBLISH"),
     "status": _status,
     "fetch": _fetch,
+    "check": _check,
     "init": _init,
     "sandbox": _sandbox,
 }

@@ -82,3 +82,30 @@ def fetch(args: argparse.Namespace) -> int:
              state.run_id, args.output)
     log.info("to upload by hand: twine upload %s/*", args.output)
     return 0
+
+
+def check(args: argparse.Namespace) -> int:
+    """`wheelship check DIST...`: the file-level checks, for any CI."""
+    from pipeline.checks import Findings
+    from pipeline.checks.files import check_files
+    from pipeline.errors import UsageError, VerificationFailed
+    from pipeline.records import write_json_atomic
+
+    missing = [str(p) for p in args.dists if not p.is_file()]
+    if missing:
+        raise UsageError(f"no such file: {', '.join(missing)}", hint="pass wheels (.whl) and sdists (.tar.gz)")
+    spec = load_spec(None, args.spec)
+    findings = Findings(spec.checks)
+    names = tuple(n.strip() for n in args.import_names.split(",") if n.strip())
+    check_files(list(args.dists), findings, import_names=names)
+    if args.json_path:
+        write_json_atomic(args.json_path, {
+            "files": [p.name for p in args.dists], "ok": not findings.errors,
+            "findings": [f.__dict__ for f in findings.items]})
+    for finding in findings.items:
+        (log.error if finding.severity == "error" else log.warning)("%s", finding.line())
+    if findings.errors:
+        raise VerificationFailed(f"{len(findings.errors)} check(s) failed on {len(args.dists)} file(s)",
+                                 hint="the README lists each check and how to change its severity")
+    log.info("%d file(s) checked: %d warning(s), no errors", len(args.dists), len(findings.warnings))
+    return 0

@@ -25,12 +25,16 @@ _secrets: set[str] = set()
 _lock = threading.Lock()
 
 
-def register_secret(value: str) -> None:
-    """Remember a secret (and its common encodings) so `redact` can hide it."""
+def register_secret(value: str, username: str | None = None) -> None:
+    """Remember a secret and its common encodings (URL-quoted, base64, and the
+    HTTP Basic header it travels in) so `redact` can hide each of them."""
     if len(value) < 4:
         return
+    forms = {value, quote(value, safe=""), base64.b64encode(value.encode()).decode()}
+    if username is not None:
+        forms.add(base64.b64encode(f"{username}:{value}".encode()).decode())
     with _lock:
-        _secrets.update({value, quote(value, safe=""), base64.b64encode(value.encode()).decode()})
+        _secrets.update(forms)
 
 
 def redact(text: str) -> str:
@@ -60,12 +64,13 @@ def find(index: IndexTarget) -> Credentials | None:
     """The credentials for an index, or None if none are configured here."""
     token = os.environ.get(index.password_env)
     if token:
-        register_secret(token)
+        register_secret(token, index.username)
         return Credentials(index.username, token, index.password_env)
     password = os.environ.get("TWINE_PASSWORD")
     if password:
-        register_secret(password)
-        return Credentials(os.environ.get("TWINE_USERNAME") or index.username, password, "TWINE_PASSWORD")
+        username = os.environ.get("TWINE_USERNAME") or index.username
+        register_secret(password, username)
+        return Credentials(username, password, "TWINE_PASSWORD")
     if _oidc_available():
         return Credentials("__token__", "", "trusted publishing")
     return None
@@ -96,5 +101,5 @@ def mint_trusted(index: IndexTarget) -> Credentials:
                             hint="check the index's trusted publisher settings for this workflow") from None
     if not password:
         raise PublishFailed(f"trusted publishing to {index.name} gave no token")
-    register_secret(password)
+    register_secret(password, "__token__")
     return Credentials("__token__", password, "trusted publishing")

@@ -14,12 +14,13 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pipeline import ui
 from pipeline.errors import PublishFailed
 from pipeline.index import FileExists, Index, Listed
-from pipeline.records import Artifact
+from pipeline.records import Artifact, distribution_of
 from pipeline.retry import Transient, index_policy
 from pipeline.spec import PublishPolicy
 
@@ -46,6 +47,7 @@ class Publisher:
     def publish(self, artifacts: list[Artifact], files: dict[str, Path]) -> dict[str, str]:
         """Publish wheels, then the sdist; return each file's outcome."""
         known = self.listing()
+        self._warn_if_closed(artifacts, known)
         wheels = [a for a in artifacts if a.kind != "sdist"]
         sdists = [a for a in artifacts if a.kind == "sdist"]
         outcomes: dict[str, str] = {}
@@ -60,6 +62,23 @@ class Publisher:
                         outcomes[name] = future.result()
                         advance(f"{name}: {outcomes[name]}")
         return outcomes
+
+    def _warn_if_closed(self, artifacts: list[Artifact], known: dict[str, Listed]) -> None:
+        """PyPI refuses new files for a release older than 14 days; say so before trying."""
+        missing = [a for a in artifacts if a.name not in known]
+        if not missing:
+            return
+        version = distribution_of(missing[0].name)[1]
+        times = sorted(f.upload_time for name, f in known.items()
+                       if f.upload_time and _version_of(name) == version)
+        if not times:
+            return
+        first = datetime.fromisoformat(times[0].replace("Z", "+00:00"))
+        age = (datetime.now(UTC) - first).days
+        if age >= self.policy.closed_after_days:
+            log.warning("%s %s was first uploaded to %s %d days ago (%s); PyPI refuses new files for releases "
+                        "older than %d days, so adding %d file(s) may fail", self.project, version,
+                        self.index.target.name, age, times[0], self.policy.closed_after_days, len(missing))
 
     def publish_one(self, artifact: Artifact, path: Path, listed: Listed | None) -> str:
         first = True
@@ -113,3 +132,10 @@ class Publisher:
                 hint="run `wheelship publish` again; it uploads only what is missing",
             )
         log.info("%s lists all %d files with their sha256", self.index.target.name, len(artifacts))
+
+
+def _version_of(filename: str) -> str | None:
+    try:
+        return distribution_of(filename)[1]
+    except ValueError:
+        return None

@@ -57,6 +57,7 @@ class PublishPolicy:
     max_wait: float = 30.0
     timeout: float = 60.0
     concurrency: int = 2
+    closed_after_days: int = 14  # PyPI refuses new files for older releases (since 2026-07)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -173,6 +174,7 @@ TABLES: dict[str, dict[str, Check]] = {
         "max-wait": _positive(float),
         "timeout": _positive(float),
         "concurrency": _positive(int),
+        "closed-after-days": _positive(int),
     },
 }
 TOP_KEYS: dict[str, Check] = {

@@ -136,7 +136,7 @@ def test_a_publish_killed_at_seeded_points_completes_on_the_next_run(proxy, sand
         phase = ("received", "forwarded")[seed % 2]
         reached = threading.Event()
         proxy.ledger.requests = 0
-        proxy.ledger.on_request = lambda n, p, point=point, phase=phase: (  # type: ignore[misc]
+        proxy.ledger.on_request = lambda n, p, point=point, phase=phase, reached=reached: (  # type: ignore[misc]
             reached.set() if n == point and p == phase else None)
         proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if reached.wait(30):

@@ -69,7 +69,11 @@ def render_problems(fields: email.message.Message) -> list[str]:
     return problems
 
 
-def check_metadata(path: Path, plan: Plan, findings: Findings) -> DistMetadata | None:
+ACCEPTED_METADATA_VERSIONS = ("1.0", "1.1", "1.2", "2.1", "2.2", "2.3", "2.4")
+
+
+def check_metadata(path: Path, plan: Plan | None, findings: Findings) -> DistMetadata | None:
+    """Render, metadata version and tags; with a plan, agreement with it too."""
     name = path.name
     try:
         meta = read_metadata(path)
@@ -79,6 +83,17 @@ def check_metadata(path: Path, plan: Plan, findings: Findings) -> DistMetadata |
     fields = meta.fields
     for problem in render_problems(fields):
         findings.add("WS101", name, problem)
+    if fields.get("Metadata-Version") not in ACCEPTED_METADATA_VERSIONS:
+        findings.add("WS107", name, f"Metadata-Version {fields.get('Metadata-Version')!r} is not one PyPI accepts "
+                     f"({', '.join(ACCEPTED_METADATA_VERSIONS)})")
+    if plan is not None:
+        _against_plan(name, fields, plan, findings)
+    if name.endswith(".whl"):
+        _tags(name, meta, findings)
+    return meta
+
+
+def _against_plan(name: str, fields: email.message.Message, plan: Plan, findings: Findings) -> None:
     if canonicalize_name(fields.get("Name", "")) != plan.project:
         findings.add("WS102", name, f"metadata name {fields.get('Name')!r}, project {plan.project!r}")
     version = fields.get("Version", "")
@@ -87,16 +102,17 @@ def check_metadata(path: Path, plan: Plan, findings: Findings) -> DistMetadata |
     requires = fields.get("Requires-Python")
     if _specifier(requires) != _specifier(plan.requires_python):
         findings.add("WS104", name, f"Requires-Python {requires!r}, project declares {plan.requires_python!r}")
-    if name.endswith(".whl"):
-        _, _, _, file_tags = parse_wheel_filename(name)
-        declared = {str(t) for t in file_tags}
-        if declared != set(meta.wheel_tags):
-            findings.add("WS105", name, f"file name tags {sorted(declared)}, WHEEL says {sorted(meta.wheel_tags)}")
-        linux = [t for t in file_tags if t.platform.startswith("linux_")]
-        if linux:
-            findings.add("WS201", name, f"tag {linux[0].platform} is refused by PyPI; repair the wheel with "
-                         "auditwheel to get a manylinux tag")
-    return meta
+
+
+def _tags(name: str, meta: DistMetadata, findings: Findings) -> None:
+    _, _, _, file_tags = parse_wheel_filename(name)
+    declared = {str(t) for t in file_tags}
+    if declared != set(meta.wheel_tags):
+        findings.add("WS105", name, f"file name tags {sorted(declared)}, WHEEL says {sorted(meta.wheel_tags)}")
+    linux = [t for t in file_tags if t.platform.startswith("linux_")]
+    if linux:
+        findings.add("WS201", name, f"tag {linux[0].platform} is refused by PyPI; repair the wheel with "
+                     "auditwheel to get a manylinux tag")
 
 
 def _specifier(value: str | None) -> SpecifierSet | None:

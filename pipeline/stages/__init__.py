@@ -30,15 +30,16 @@ class Stage(Protocol):
 
 RELEASE: Sequence[Stage] = (
     event.Event(),          # tag, CLI flags or GitHub event -> a release request
-    plan.Plan(),            # request + buildspec + project -> plan.json, a new run
-    preflight.Preflight(),  # credentials and the index checked before anything is built
+    plan.Plan(),            # request + buildspec + project -> the plan
+    preflight.Preflight(),  # credentials and the index checked before anything is spent
+    plan.RecordPlan(),      # the plan stored as a new run
     build.Build(),          # every slice this host builds, sdist first
     store.Store(),          # files, then the records that name them
     verify.Verify(),        # completeness, integrity, metadata, test-installs
     publish.Publish(),      # wheels then the sdist, idempotent by hash
     report.Report(),        # terminal table, --json, GitHub step summary
 )
-PLAN: Sequence[Stage] = (event.Event(), plan.Plan(), report.PlanReport())
+PLAN: Sequence[Stage] = (event.Event(), plan.Plan(), plan.RecordPlan(), report.PlanReport())
 BUILD: Sequence[Stage] = (load.LoadForBuild(), build.Build(), store.Store())
 VERIFY: Sequence[Stage] = (load.Load(), verify.Verify(force=True), report.Report())
 PUBLISH: Sequence[Stage] = (

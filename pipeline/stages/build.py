@@ -76,6 +76,8 @@ class Build:
     name = "build"
 
     def skip(self, ctx: Context) -> str | None:
+        if ctx.already_published:
+            return "the release is already published"
         return None
 
     def run(self, ctx: Context) -> None:

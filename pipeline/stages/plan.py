@@ -70,12 +70,25 @@ class Plan:
             raise UsageError(f"the plan has no slice {ctx.options.slice!r}",
                              hint="slices planned: " + ", ".join(s.name for s in plan.slices))
         ctx.plan = plan
-        ctx.runs.write_plan(plan)
         ctx.state = RunState(plan=plan)
         for s in plan.slices:
             log.info("  %-14s %-18s %s", s.name, s.runner, " ".join(s.identifiers))
         log.info("run %s planned: %d files to %s (%s)", plan.run_id, len(plan.identifiers),
                  plan.index.name, plan.index.upload_url)
+
+
+class RecordPlan:
+    """Store the plan as a new run; from here on the run exists."""
+
+    name = "record plan"
+
+    def skip(self, ctx: Context) -> str | None:
+        return "the release is already published" if ctx.already_published else None
+
+    def run(self, ctx: Context) -> None:
+        plan = ctx.need_plan()
+        ctx.runs.write_plan(plan)
+        log.info("run %s stored in %s", plan.run_id, ctx.store.url)
         _github_output(plan)
 
 

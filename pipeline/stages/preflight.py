@@ -11,6 +11,7 @@ from pipeline.context import Context
 from pipeline.errors import PublishFailed
 from pipeline.index import Index
 from pipeline.retry import Transient
+from pipeline.runs import Runs
 
 log = logging.getLogger(__name__)
 
@@ -40,3 +41,21 @@ class Preflight:
                 hint="check the index URL in the buildspec and the network; nothing was built",
             ) from None
         log.info("%s answers; it lists %d files of %s", plan.index.name, len(listed), plan.project)
+        if ctx.options.command == "release":
+            self._already_published(ctx, {name: f.sha256 for name, f in listed.items()})
+
+    def _already_published(self, ctx: Context, listed: dict[str, str | None]) -> None:
+        """A version whose published run's files are all on the index, same hashes: done."""
+        plan = ctx.need_plan()
+        runs = Runs(ctx.store, plan.project, plan.version)
+        for state in reversed(runs.all()):
+            if not state.publish or state.publish.get("dry_run") or state.publish.get("index") != plan.index.name:
+                continue
+            if state.artifacts and all(listed.get(a.name) == a.sha256 for a in state.artifacts):
+                ctx.already_published = True
+                ctx.state, ctx.plan, ctx.publication = state, state.plan, state.publish
+                ctx.verification = state.verify
+                log.info("%s %s is already on %s: all %d files of run %s are there with their sha256; "
+                         "nothing to build or upload", plan.project, plan.version, plan.index.name,
+                         len(state.artifacts), state.run_id)
+                return

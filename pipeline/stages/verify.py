@@ -16,7 +16,7 @@ from typing import Any
 from pipeline import testinstall, ui
 from pipeline.checks import Findings
 from pipeline.checks.completeness import check_completeness
-from pipeline.checks.metadata import check_metadata
+from pipeline.checks.files import check_files
 from pipeline.context import Context
 from pipeline.errors import VerificationFailed
 from pipeline.records import Artifact, Plan, TestResult
@@ -72,6 +72,8 @@ class Verify:
         self.force = force
 
     def skip(self, ctx: Context) -> str | None:
+        if ctx.already_published:
+            return "the release is already published"
         state = ctx.need_state()
         if not self.force and verified_already(state):
             assert state.verify is not None
@@ -90,8 +92,9 @@ class Verify:
         findings = Findings(plan.checks)
         artifacts = state.artifacts
         check_completeness(plan, artifacts, findings)
-        for artifact in artifacts:
-            check_metadata(ctx.files[artifact.name], plan, findings)
+        # Wheels here were built from this sdist; parity is worth its build only for a pure wheel.
+        check_files([ctx.files[a.name] for a in artifacts], findings, plan=plan, import_names=plan.import_names,
+                    native=plan.native, parity=not plan.native)
         project_dir = ctx.options.project_dir.resolve() if ctx.options.project_dir else None
         tests = _test_all(plan, [a for a in artifacts if a.kind == "wheel"], ctx.files, findings, project_dir)
         ctx.verification = report = _record(plan, artifacts, tests, findings)

@@ -1,0 +1,82 @@
+"""sdist hygiene, and whether the wheel built from the sdist is the wheel shipped."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from pathlib import Path
+
+from pipeline.checks import Findings
+
+LARGE = 5 << 20  # an sdist file over 5 MiB is worth a look
+VCS = re.compile(r"(^|/)(\.git|\.hg|\.svn|\.bzr)(/|$)")
+CACHES = re.compile(
+    r"(^|/)(__pycache__|\.mypy_cache|\.pytest_cache|\.ruff_cache|\.tox|\.nox|\.ipynb_checkpoints|\.hypothesis)(/|$)"
+    r"|\.py[co]$"
+)
+VENV = re.compile(r"(^|/)(\.venv|venv|\.env|env)/(pyvenv\.cfg|bin/python|Scripts/python\.exe|lib/python)")
+FOREIGN_LOCKS = {"poetry.lock", "Pipfile.lock", "pdm.lock", "package-lock.json", "yarn.lock", "pnpm-lock.yaml",
+                 "Gemfile.lock", "composer.lock"}
+
+
+def check_sdist(path: Path, findings: Findings) -> None:
+    name = path.name
+    try:
+        with tarfile.open(path) as sdist:
+            members = [m for m in sdist.getmembers() if m.isfile()]
+    except (tarfile.TarError, OSError) as exc:
+        findings.add("WS106", name, f"the sdist cannot be read: {exc}")
+        return
+    paths = [m.name.split("/", 1)[1] if "/" in m.name else m.name for m in members]
+    if "PKG-INFO" not in paths:
+        findings.add("WS501", name, "the sdist has no PKG-INFO at its top level; build it with a PEP 517 frontend")
+    for code, pattern, what in (("WS503", VCS, "VCS folders"), ("WS504", CACHES, "caches or bytecode"),
+                                ("WS505", VENV, "a virtual environment")):
+        hits = sorted({p for p in paths if pattern.search(p)})
+        if hits:
+            findings.add(code, name, f"{what} in the sdist: {', '.join(hits[:5])}"
+                         + (f" and {len(hits) - 5} more" if len(hits) > 5 else ""))
+    locks = sorted(p for p in paths if p.rsplit("/", 1)[-1] in FOREIGN_LOCKS)
+    if locks:
+        findings.add("WS506", name, f"lock files of other tools in the sdist: {', '.join(locks)}")
+    for member, relative in zip(members, paths, strict=True):
+        if member.size > LARGE:
+            findings.add("WS507", name, f"{relative} is {member.size / (1 << 20):.1f} MiB")
+
+
+def payload(wheel: Path) -> set[str]:
+    """A wheel's files, less its .dist-info, which differs by build tool."""
+    with zipfile.ZipFile(wheel) as archive:
+        return {n for n in archive.namelist() if not n.endswith("/") and ".dist-info/" not in n}
+
+
+def check_built_from_sdist(sdist: Path, wheel: Path, findings: Findings) -> None:
+    """Build a wheel from the sdist here and compare its file list with the shipped wheel's."""
+    with tempfile.TemporaryDirectory(prefix="wheelship-parity-") as tmp:
+        with tarfile.open(sdist) as archive:
+            archive.extractall(tmp, filter="data")
+        roots = [p for p in Path(tmp).iterdir() if p.is_dir()]
+        if len(roots) != 1:
+            return
+        out = Path(tmp) / "out"
+        result = subprocess.run([sys.executable, "-m", "build", "--wheel", "--installer", "uv", "--outdir", str(out),
+                                 str(roots[0])], capture_output=True, text=True)
+        if result.returncode != 0:
+            findings.add("WS502", sdist.name, "no wheel builds from the sdist: "
+                         + (result.stdout + result.stderr).strip().splitlines()[-1][:300])
+            return
+        rebuilt = payload(next(out.glob("*.whl")))
+    shipped = payload(wheel)
+    missing, extra = sorted(shipped - rebuilt), sorted(rebuilt - shipped)
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"the shipped wheel has {', '.join(missing[:5])}, which the sdist's wheel lacks")
+        if extra:
+            parts.append(f"the sdist's wheel has {', '.join(extra[:5])}, which the shipped wheel lacks")
+        findings.add("WS502", wheel.name, "; ".join(parts) + " (the sdist is missing files, or the wheel was "
+                     "built from another tree)")

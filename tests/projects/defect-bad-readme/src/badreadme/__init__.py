@@ -1,0 +1,1 @@
+"""Fine code, broken README."""

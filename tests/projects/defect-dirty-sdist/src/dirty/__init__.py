@@ -1,0 +1,1 @@
+"""A package whose sdist carries everything lying around."""

@@ -1,0 +1,1 @@
+"""Pure Python, yet tagged for a platform."""

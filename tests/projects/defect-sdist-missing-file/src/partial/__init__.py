@@ -1,0 +1,1 @@
+"""Reads data.json at run time."""

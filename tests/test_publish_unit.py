@@ -1,0 +1,126 @@
+"""Publishing logic at its seam: a fake index in memory, no network."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+import pytest
+import requests
+
+from pipeline.errors import PublishFailed
+from pipeline.index import FileExists, Listed, parse_listing
+from pipeline.publishing import PRESENT, UPLOADED, WOULD_UPLOAD, Publisher
+from pipeline.records import IndexTarget
+from pipeline.retry import Transient, retry_after
+from pipeline.spec import PublishPolicy
+from tests.distfactory import make_release
+
+
+class FakeIndex:
+    """An index in memory that can fail each call a set number of times."""
+
+    def __init__(self) -> None:
+        self.target = IndexTarget(name="fake", upload_url="http://fake/", simple_url="http://fake/simple/",
+                                  username="__token__", password_env="X")
+        self.files: dict[str, tuple[str, str | None]] = {}  # name -> (sha256, upload time)
+        self.uploads: list[str] = []
+        self.fail_uploads: list[BaseException] = []
+        self.store_then_fail = False
+
+    def listing(self, project: str) -> dict[str, Listed]:
+        return {n: Listed(n, f"http://fake/{n}", sha, when) for n, (sha, when) in self.files.items()}
+
+    def upload(self, path: Path) -> None:
+        self.uploads.append(path.name)
+        if path.name in self.files:
+            raise FileExists(path.name)
+        if self.store_then_fail:
+            self.files[path.name] = (hashlib.sha256(path.read_bytes()).hexdigest(), None)
+            self.store_then_fail = False
+            raise requests.ConnectionError("connection dropped after the body was sent")
+        if self.fail_uploads:
+            raise self.fail_uploads.pop(0)
+        self.files[path.name] = (hashlib.sha256(path.read_bytes()).hexdigest(), None)
+
+    def download(self, url: str) -> bytes:
+        raise AssertionError("not needed")
+
+
+def _publisher(index: FakeIndex, dry_run: bool = False) -> Publisher:
+    return Publisher(index, "pkg", PublishPolicy(attempts=5, max_wait=0.01), dry_run=dry_run,  # type: ignore[arg-type]
+                     sleep=lambda s: None)
+
+
+@pytest.fixture
+def release(tmp_path):  # type: ignore[no-untyped-def]
+    artifacts = make_release(tmp_path, "pkg")
+    return artifacts, {a.name: tmp_path / a.name for a in artifacts}
+
+
+def test_wheels_go_up_before_the_sdist(release):
+    artifacts, files = release
+    index = FakeIndex()
+    outcomes = _publisher(index).publish(list(reversed(artifacts)), files)
+    assert set(outcomes.values()) == {UPLOADED}
+    assert index.uploads[-1].endswith(".tar.gz") and all(u.endswith(".whl") for u in index.uploads[:-1])
+
+
+def test_an_upload_stored_while_the_client_saw_an_error_is_not_sent_again(release):
+    artifacts, files = release
+    index = FakeIndex()
+    index.store_then_fail = True
+    _publisher(index).publish(artifacts[:1], files)
+    assert index.uploads == [artifacts[0].name]  # looked up after the error: already there, same hash
+
+
+def test_transient_errors_are_retried_and_others_are_not(release):
+    artifacts, files = release
+    index = FakeIndex()
+    index.fail_uploads = [Transient("503"), requests.Timeout("slow")]
+    assert _publisher(index).publish(artifacts[:1], files)[artifacts[0].name] == UPLOADED
+    index = FakeIndex()
+    index.fail_uploads = [PublishFailed("the index answered 400: bad classifier")]
+    with pytest.raises(PublishFailed, match="bad classifier"):
+        _publisher(index).publish(artifacts[:1], files)
+    assert len(index.uploads) == 1
+
+
+def test_dry_run_looks_up_and_uploads_nothing(release):
+    artifacts, files = release
+    index = FakeIndex()
+    index.files[artifacts[0].name] = (artifacts[0].sha256, None)
+    outcomes = _publisher(index, dry_run=True).publish(artifacts, files)
+    assert outcomes[artifacts[0].name] == PRESENT
+    assert {outcomes[a.name] for a in artifacts[1:]} == {WOULD_UPLOAD}
+    assert index.uploads == []
+
+
+def test_a_warning_before_adding_files_to_an_old_release(release, caplog):
+    artifacts, files = release
+    index = FakeIndex()
+    index.files[artifacts[0].name] = (artifacts[0].sha256, "2026-01-02T03:04:05Z")
+    with caplog.at_level(logging.WARNING, logger="pipeline"):
+        _publisher(index, dry_run=True).publish(artifacts, files)
+    assert "PyPI refuses new files for releases older than 14 days" in caplog.text
+
+
+def test_listings_parse_pep691_json_and_pep503_html():
+    html = ('<html><body><a href="/packages/pkg-1.0.tar.gz#sha256=abc">pkg-1.0.tar.gz</a>'
+            '<a href="../../packages/pkg-1.0-py3-none-any.whl#sha256=def">pkg-1.0-py3-none-any.whl</a></body></html>')
+    files = parse_listing(html, "text/html", "http://i/simple/pkg/")
+    assert files["pkg-1.0.tar.gz"] == Listed("pkg-1.0.tar.gz", "http://i/packages/pkg-1.0.tar.gz", "abc")
+    assert files["pkg-1.0-py3-none-any.whl"].sha256 == "def"
+    body = ('{"files": [{"filename": "pkg-1.0.tar.gz", "url": "https://f/pkg-1.0.tar.gz", '
+            '"hashes": {"sha256": "abc"}, "upload-time": "2026-11-01T00:00:00Z"}]}')
+    files = parse_listing(body, "application/vnd.pypi.simple.v1+json", "https://i/simple/pkg/")
+    assert files["pkg-1.0.tar.gz"].upload_time == "2026-11-01T00:00:00Z"
+
+
+def test_retry_after_in_seconds_and_as_a_date():
+    response = requests.Response()
+    response.headers["Retry-After"] = "7"
+    assert retry_after(response) == 7.0
+    response.headers["Retry-After"] = "Wed, 21 Oct 2015 07:28:00 GMT"
+    assert retry_after(response) == 0.0
