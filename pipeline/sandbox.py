@@ -23,6 +23,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -242,9 +243,16 @@ def token_env(index: str) -> str:
     return f"WHEELSHIP_SANDBOX_{index.upper()}_TOKEN"
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 @contextlib.contextmanager
 def sandbox(root: Path | None = None, *, s3: bool = True, server: str = "auto") -> Iterator[Sandbox]:
-    """Start the sandbox's servers; stop every one of them on the way out."""
+    """Start the sandbox's servers; stop every one of them on the way out, also when
+    this process is sent SIGTERM (the handler turns it into an ordinary exit)."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
     owned = root is None
     base = Path(tempfile.mkdtemp(prefix="wheelship-sandbox-")) if root is None else root
     base.mkdir(parents=True, exist_ok=True)

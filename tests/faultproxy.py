@@ -153,13 +153,15 @@ class FaultProxy:
                     if (self.packages / name).exists():
                         self.ledger.duplicate_uploads.append(name)
         conn = http.client.HTTPConnection("127.0.0.1", self.upstream_port, timeout=30)
-        headers = {k: v for k, v in h.headers.items() if k.lower() not in ("host", "connection")}
-        conn.request(method, h.path, body=body or None, headers=headers)
-        response = conn.getresponse()
-        payload = response.read()
-        keep = {k: v for k, v in response.getheaders()
-                if k.lower() in ("content-type", "location", "retry-after", "www-authenticate")}
-        conn.close()
+        try:
+            headers = {k: v for k, v in h.headers.items() if k.lower() not in ("host", "connection")}
+            conn.request(method, h.path, body=body or None, headers=headers)
+            response = conn.getresponse()
+            payload = response.read()
+            keep = {k: v for k, v in response.getheaders()
+                    if k.lower() in ("content-type", "location", "retry-after", "www-authenticate")}
+        finally:
+            conn.close()
         return response.status, keep, payload
 
     def _permanent(self, h: http.server.BaseHTTPRequestHandler) -> None:

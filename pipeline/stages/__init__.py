@@ -53,7 +53,9 @@ PUBLISH: Sequence[Stage] = (
 
 def run_stages(stages: Sequence[Stage], ctx: Context) -> None:
     for stage in stages:
-        reason = stage.skip(ctx)
+        # A release found complete on the index in preflight needs only its report.
+        reason = "the release is already published" if ctx.already_published and stage.name != "report" \
+            else stage.skip(ctx)
         if reason:
             log.info("%s: skipped, %s", stage.name, reason)
             continue

@@ -76,8 +76,6 @@ class Build:
     name = "build"
 
     def skip(self, ctx: Context) -> str | None:
-        if ctx.already_published:
-            return "the release is already published"
         return None
 
     def run(self, ctx: Context) -> None:

@@ -83,7 +83,7 @@ class RecordPlan:
     name = "record plan"
 
     def skip(self, ctx: Context) -> str | None:
-        return "the release is already published" if ctx.already_published else None
+        return None
 
     def run(self, ctx: Context) -> None:
         plan = ctx.need_plan()

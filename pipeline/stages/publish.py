@@ -23,8 +23,6 @@ class Publish:
     name = "publish"
 
     def skip(self, ctx: Context) -> str | None:
-        if ctx.already_published:
-            return "the release is already published"
         return None
 
     def run(self, ctx: Context) -> None:

@@ -13,8 +13,6 @@ class Store:
     name = "store"
 
     def skip(self, ctx: Context) -> str | None:
-        if ctx.already_published:
-            return "the release is already published"
         return None if ctx.built else "nothing new was built"
 
     def run(self, ctx: Context) -> None:

@@ -72,8 +72,6 @@ class Verify:
         self.force = force
 
     def skip(self, ctx: Context) -> str | None:
-        if ctx.already_published:
-            return "the release is already published"
         state = ctx.need_state()
         if not self.force and verified_already(state):
             assert state.verify is not None

@@ -1,0 +1,323 @@
+"""`make bench`: wheelship side by side with what users would run instead, in one run.
+
+Each comparison runs every contender on the same inputs against the same servers,
+takes the median of several runs, and prints the ratio. Nothing here is a test
+assertion: the README quotes the figures with the machine they came from.
+
+    python -m tests.bench [--runs N] [--only NAME ...] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+CACHE = ROOT / ".wheelship" / "bench-cache"
+CORPUS = ["six", "idna", "attrs", "packaging", "pyparsing", "toml", "tomli", "iniconfig", "pluggy", "certifi",
+          "click", "colorama", "itsdangerous", "typing-extensions", "zipp", "more-itertools", "decorator",
+          "jmespath", "pycparser", "sniffio"]
+QUIET = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+
+
+def median_of(fn: Callable[[], object], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _run(*command: str | Path, env: dict[str, str] | None = None, cwd: Path | None = None) -> None:
+    subprocess.run([str(c) for c in command], check=True, env=env, cwd=cwd, **QUIET)  # type: ignore[call-overload]
+
+
+# --- 1. test-installs -------------------------------------------------------------
+
+
+def corpus() -> list[Path]:
+    folder = CACHE / "wheels"
+    if len(list(folder.glob("*.whl"))) < len(CORPUS):
+        folder.mkdir(parents=True, exist_ok=True)
+        _run(sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary", ":all:",
+             "--python-version", "3.11", "-d", folder, *CORPUS)
+    return sorted(folder.glob("*.whl"))[: len(CORPUS)]
+
+
+def bench_test_install(runs: int) -> dict[str, float]:
+    from pipeline.interpreters import find_interpreters
+    from pipeline.records import distribution_of
+    from pipeline.testinstall import import_names_of, test_install
+
+    wheels = corpus()
+    python = next(i for i in find_interpreters() if i.tag == "cp311")
+    imports = {w: import_names_of(w) for w in wheels}
+
+    def wheelship() -> None:  # what the verify stage does for every wheel
+        def one(wheel: Path) -> None:
+            name, version = distribution_of(wheel.name)
+            outcome = test_install(wheel, python, project=name, version=version, import_names=imports[wheel],
+                                   test_command=None)
+            assert outcome.test.status == "passed", outcome.test.detail
+
+        with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
+            list(pool.map(one, wheels))
+
+    def venv_pip() -> None:  # what typical release workflows do, one wheel at a time
+        for wheel in wheels:
+            with tempfile.TemporaryDirectory() as tmp:
+                _run(python.path, "-m", "venv", f"{tmp}/env")
+                _run(f"{tmp}/env/bin/python", "-m", "pip", "install", "-q", "--no-deps", "--no-index", wheel)
+                _run(f"{tmp}/env/bin/python", "-c", "import " + ", ".join(imports[wheel]), cwd=Path(tmp))
+
+    def uv_floor() -> None:  # bare uv, two at a time
+        uv = shutil.which("uv") or str(BIN / "uv")
+
+        def one(wheel: Path) -> None:
+            with tempfile.TemporaryDirectory() as tmp:
+                _run(uv, "venv", "-q", "--python", python.path, f"{tmp}/env")
+                _run(uv, "pip", "install", "-q", "--no-deps", "--python", f"{tmp}/env/bin/python", wheel)
+                _run(f"{tmp}/env/bin/python", "-c", "import " + ", ".join(imports[wheel]), cwd=Path(tmp))
+
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(one, wheels))
+
+    return {"wheelship verify": median_of(wheelship, runs), "venv + pip": median_of(venv_pip, max(1, runs // 2)),
+            "uv floor (2 at a time)": median_of(uv_floor, runs)}
+
+
+# --- 2. publishing ----------------------------------------------------------------
+
+
+def bench_publish(runs: int, box) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    from pipeline.credentials import Credentials
+    from pipeline.index import Index
+    from pipeline.publishing import Publisher
+    from pipeline.records import IndexTarget
+    from pipeline.spec import PublishPolicy
+    from tests.distfactory import make_release
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-publish-"))
+    projects = {f"bench-{i}": make_release(folder / f"p{i}", f"bench-{i}", tags=("py3-none-any",)) for i in range(40)}
+    files = [folder / f"p{i}" / a.name for i, arts in enumerate(projects.values()) for a in arts]
+    server = box.pypi
+    target = IndexTarget(name="bench", upload_url=server.url, simple_url=server.url + "simple/", username="__token__",
+                         password_env="X")
+    env = {**os.environ, "TWINE_USERNAME": "__token__", "TWINE_PASSWORD": server.password,
+           "UV_PUBLISH_USERNAME": "__token__", "UV_PUBLISH_PASSWORD": server.password}
+
+    def wheelship() -> None:  # the publish stage's engine: look up, upload, then confirm every hash
+        index = Index(target, Credentials("__token__", server.password, "bench"))
+        policy = PublishPolicy(concurrency=4)
+
+        def one(item: tuple[str, list]) -> None:  # type: ignore[type-arg]
+            name, artifacts = item
+            i = name.split("-")[1]
+            publisher = Publisher(index, name, policy)
+            publisher.publish(artifacts, {a.name: folder / f"p{i}" / a.name for a in artifacts})
+            publisher.confirm(artifacts)
+
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(one, projects.items()))
+
+    def twine() -> None:
+        _run(BIN / "twine", "upload", "--non-interactive", "--disable-progress-bar", "--repository-url", server.url,
+             *files, env=env)
+
+    def uv_publish(check: bool) -> Callable[[], None]:
+        def go() -> None:
+            extra = ["--check-url", server.url + "simple/"] if check else []
+            _run(shutil.which("uv") or BIN / "uv", "publish", "--publish-url", server.url, *extra, *files, env=env)
+
+        return go
+
+    def fresh(fn: Callable[[], None]) -> Callable[[], None]:
+        def go() -> None:
+            server.clear()
+            fn()
+
+        return go
+
+    results: dict[str, float] = {}
+    for label, fn in (("wheelship, 80 new files", wheelship), ("twine upload, 80 new files", twine),
+                      ("uv publish, 80 new files", uv_publish(False))):
+        results[label] = _median_fresh(fn, server, runs)
+    server.clear()
+    wheelship()
+    results["wheelship, 80 present files"] = median_of(wheelship, runs)
+    results["uv publish --check-url, 80 present files"] = median_of(uv_publish(True), runs)
+    shutil.rmtree(folder, ignore_errors=True)
+    return results
+
+
+def _median_fresh(fn: Callable[[], None], server, runs: int) -> float:  # type: ignore[no-untyped-def]
+    times = []
+    for _ in range(runs):
+        server.clear()
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+# --- 3. store and fetch ------------------------------------------------------------
+
+
+def bench_store(runs: int, box) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    from pipeline.records import Artifact, BuildRecord, IndexTarget, Plan, Slice, sha256_of
+    from pipeline.runs import Runs
+    from pipeline.stores.s3 import S3Store
+
+    s3 = box.s3
+    env = {**os.environ, **s3.env()}
+    os.environ.update(s3.env())
+    results = {}
+    for label, count, size in (("200 MiB (8 x 25 MiB)", 8, 25 << 20), ("80 small files", 80, 12 << 10)):
+        folder = Path(tempfile.mkdtemp(prefix="bench-store-"))
+        for i in range(count):
+            (folder / f"f{i:03}.whl").write_bytes(os.urandom(size))
+        artifacts = tuple(Artifact(name=p.name, identifier=p.stem, slice="s", kind="wheel", sha256=sha256_of(p),
+                                   size=p.stat().st_size, builder="bench", tools={}, built_on="here")
+                          for p in sorted(folder.iterdir()))
+        record = BuildRecord(job="s", slice="s", runner="here", finished="now", artifacts=artifacts)
+        plan = Plan(project="bench", version="1", run_id="r", tag="1", trigger="bench", created="now", dry_run=True,
+                    index=IndexTarget(name="x", upload_url="http://x/", simple_url="http://x/", username="u",
+                                      password_env="X"),
+                    native=False, requires_python=None, import_names=(), test_command=None,
+                    slices=(Slice(name="s", platform="any", arch="any", runner="here",
+                                  identifiers=tuple(a.identifier for a in artifacts)),))
+        counter = iter(range(10**6))
+
+        def wheelship_store() -> None:
+            n = next(counter)
+            runs_ = Runs(S3Store(f"s3://{s3.bucket}/ws-{label[:3]}-{n}"), "bench", "1")
+            runs_.write_plan(plan)
+            runs_.store_record(record, {a.name: folder / a.name for a in artifacts}, "r")
+
+        def aws_store() -> None:
+            n = next(counter)
+            _run(BIN / "aws", "s3", "cp", "--recursive", "--only-show-errors", "--endpoint-url", s3.endpoint, folder,
+                 f"s3://{s3.bucket}/aws-{label[:3]}-{n}/", env=env)
+
+        results[f"wheelship store, {label}"] = median_of(wheelship_store, runs)
+        results[f"aws s3 cp, {label}"] = median_of(aws_store, runs)
+        source = Runs(S3Store(f"s3://{s3.bucket}/ws-{label[:3]}-0"), "bench", "1")
+        state = source.read("r")
+        aws_prefix = f"s3://{s3.bucket}/aws-{label[:3]}-{runs}/"
+
+        def wheelship_fetch() -> None:
+            with tempfile.TemporaryDirectory() as out:
+                source.fetch(state, Path(out))
+
+        def aws_fetch() -> None:
+            with tempfile.TemporaryDirectory() as out:
+                _run(BIN / "aws", "s3", "cp", "--recursive", "--only-show-errors", "--endpoint-url", s3.endpoint,
+                     aws_prefix, out, env=env)
+
+        results[f"wheelship fetch (verified), {label}"] = median_of(wheelship_fetch, runs)
+        results[f"aws s3 cp, fetch, {label}"] = median_of(aws_fetch, runs)
+        shutil.rmtree(folder, ignore_errors=True)
+    return results
+
+
+# --- 4. whole releases ---------------------------------------------------------------
+
+
+def bench_release(runs: int, box) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    from pipeline.interpreters import supported
+    from tests.conftest import BUILDSPECS, copy_project
+
+    pythons = " ".join(str(i.path) for i in supported(">=3.9"))
+    env = {**os.environ, **box.env(), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "PYTHONS": pythons}
+    env.pop("AWS_ENDPOINT_URL_S3", None)
+    results = {}
+    for name, tag, index, module, native in (("purepkg", "v1.0.0", box.pypi, "purepkg", "0"),
+                                             ("cext", "v0.1.0rc1", box.testpypi, "cext", "1")):
+        work = Path(tempfile.mkdtemp(prefix=f"bench-release-{name}-"))
+        project = copy_project(name, work)
+        spec = BUILDSPECS / f"{name}.toml"
+        counter = iter(range(10**6))
+
+        def wheelship() -> None:
+            index.clear()
+            _run(BIN / "wheelship", "release", project, "--tag", tag, "--spec", spec, "--store",
+                 f"file://{work}/store-{next(counter)}", env=env)
+
+        def by_hand() -> None:
+            index.clear()
+            shutil.rmtree(work / "dist", ignore_errors=True)
+            _run("bash", ROOT / "tests" / "bench_byhand.sh", project, work / "dist", index.url, module, native,
+                 env={**env, "TWINE_USERNAME": "__token__", "TWINE_PASSWORD": index.password})
+
+        results[f"wheelship release, {name}"] = median_of(wheelship, runs)
+        results[f"by-hand script, {name}"] = median_of(by_hand, runs)
+        shutil.rmtree(work, ignore_errors=True)
+    return results
+
+
+RATIOS = [
+    ("test-install: venv + pip / wheelship", "venv + pip", "wheelship verify", "≥ 30"),
+    ("test-install: wheelship / uv floor", "wheelship verify", "uv floor (2 at a time)", "≤ 1.5"),
+    ("publish new: uv publish / wheelship", "uv publish, 80 new files", "wheelship, 80 new files", "≥ 1"),
+    ("publish new: twine / wheelship", "twine upload, 80 new files", "wheelship, 80 new files", "≥ 1"),
+    ("re-publish: uv --check-url / wheelship", "uv publish --check-url, 80 present files",
+     "wheelship, 80 present files", "≥ 1"),
+    ("store 200 MiB: aws / wheelship", "aws s3 cp, 200 MiB (8 x 25 MiB)", "wheelship store, 200 MiB (8 x 25 MiB)", "≥ 1"),
+    ("fetch 200 MiB: aws / wheelship", "aws s3 cp, fetch, 200 MiB (8 x 25 MiB)",
+     "wheelship fetch (verified), 200 MiB (8 x 25 MiB)", "≥ 1"),
+    ("store 80 small: aws / wheelship", "aws s3 cp, 80 small files", "wheelship store, 80 small files", "≥ 1"),
+    ("fetch 80 small: aws / wheelship", "aws s3 cp, fetch, 80 small files",
+     "wheelship fetch (verified), 80 small files", "≥ 1"),
+    ("release purepkg: by hand / wheelship", "by-hand script, purepkg", "wheelship release, purepkg", "> 1"),
+    ("release cext: by hand / wheelship", "by-hand script, cext", "wheelship release, cext", "> 1"),
+]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="make bench")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--only", nargs="*", default=["install", "publish", "store", "release"])
+    parser.add_argument("--json", type=Path, default=ROOT / "bench-results" / "latest.json")
+    args = parser.parse_args()
+    from pipeline.sandbox import sandbox
+
+    times: dict[str, float] = {}
+    with sandbox(s3=True) as box:
+        for name, fn in (("install", lambda: bench_test_install(args.runs)),
+                         ("publish", lambda: bench_publish(args.runs, box)),
+                         ("store", lambda: bench_store(args.runs, box)),
+                         ("release", lambda: bench_release(args.runs, box))):
+            if name in args.only:
+                print(f"running {name} ...", file=sys.stderr, flush=True)
+                times.update(fn())
+    machine = f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    print(f"\nwheelship benchmark — {machine}, median of {args.runs} run(s)\n")
+    for label, seconds in times.items():
+        print(f"  {label:<52} {seconds:8.3f} s")
+    print("\n  ratio                                          measured  target")
+    ratios = {}
+    for label, numerator, denominator, target in RATIOS:
+        if numerator in times and denominator in times:
+            ratios[label] = times[numerator] / times[denominator]
+            print(f"  {label:<46} {ratios[label]:8.2f}×  {target}")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({"machine": machine, "runs": args.runs, "seconds": times, "ratios": ratios},
+                                    indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
