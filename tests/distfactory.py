@@ -25,6 +25,7 @@ def make_wheel(folder: Path, name: str, version: str, tag: str) -> Path:
     info = f"{module}-{version}.dist-info"
     files = {
         f"{module}/__init__.py": f"__version__ = {version!r}\n",
+        **({f"{module}/_native.so": "\x7fELF (stands in for compiled code)"} if "-any" not in tag else {}),
         f"{info}/METADATA": _metadata(name, version),
         f"{info}/WHEEL": f"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: {tag}\n",
     }

@@ -65,3 +65,14 @@ def test_nothing_to_do_has_its_own_exit_code_and_stores_no_run(tmp_path, cli, mo
     assert result.code == NothingToDo.exit_code == 9
     assert "nothing to do: a push to refs/heads/main releases nothing" in result.err
     assert not (tmp_path / "store").exists()
+
+
+def test_the_run_id_on_github_is_the_workflow_run_and_attempt(monkeypatch) -> None:
+    from pipeline.runs import new_run_id
+
+    monkeypatch.setenv("GITHUB_RUN_ID", "123456")
+    monkeypatch.setenv("GITHUB_RUN_ATTEMPT", "2")
+    assert new_run_id() == "gh123456-2"
+    monkeypatch.delenv("GITHUB_RUN_ID")
+    local = new_run_id()
+    assert local[:8].isdigit() and local[8] == "T"  # time-ordered
