@@ -13,7 +13,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -36,6 +36,7 @@ class Publisher:
     policy: PublishPolicy
     dry_run: bool = False
     sleep: Callable[[float], None] | None = None
+    _known: dict[str, Listed] = field(default_factory=dict)  # the listing publish began from
 
     def _retrying(self):  # type: ignore[no-untyped-def]
         kwargs = {"sleep": self.sleep} if self.sleep else {}
@@ -46,7 +47,7 @@ class Publisher:
 
     def publish(self, artifacts: list[Artifact], files: dict[str, Path]) -> dict[str, str]:
         """Publish wheels, then the sdist; return each file's outcome."""
-        known = self.listing()
+        known = self._known = self.listing()
         self._warn_if_closed(artifacts, known)
         wheels = [a for a in artifacts if a.kind != "sdist"]
         sdists = [a for a in artifacts if a.kind == "sdist"]
@@ -112,18 +113,23 @@ class Publisher:
             return listed.sha256
         return hashlib.sha256(self._retrying()(self.index.download, listed.url)).hexdigest()
 
-    def confirm(self, artifacts: list[Artifact]) -> None:
-        """The index must list every file with its hash, and serve those bytes."""
-        listing = self.listing()
+    def confirm(self, artifacts: list[Artifact], outcomes: dict[str, str]) -> None:
+        """The index must list every planned file with its hash, and serve each file this
+        run uploaded byte for byte. Files found already there were matched by hash
+        before anything was sent; when nothing was sent, that listing stands."""
+        uploaded = {name for name, outcome in outcomes.items() if outcome == UPLOADED}
+        listing = self.listing() if uploaded else self._known
         wrong = []
         for artifact in artifacts:
             listed = listing.get(artifact.name)
             if listed is None:
                 wrong.append(f"{artifact.name}: not listed")
                 continue
-            served = hashlib.sha256(self._retrying()(self.index.download, listed.url)).hexdigest()
-            if listed.sha256 not in (None, artifact.sha256) or served != artifact.sha256:
-                wrong.append(f"{artifact.name}: listed sha256 {listed.sha256}, served {served}, "
+            served = None
+            if artifact.name in uploaded or listed.sha256 is None:
+                served = hashlib.sha256(self._retrying()(self.index.download, listed.url)).hexdigest()
+            if listed.sha256 not in (None, artifact.sha256) or served not in (None, artifact.sha256):
+                wrong.append(f"{artifact.name}: listed sha256 {listed.sha256}, served {served or 'not fetched'}, "
                              f"expected {artifact.sha256}")
         if wrong:
             raise PublishFailed(
@@ -131,7 +137,8 @@ class Publisher:
                 + "\n  ".join(wrong),
                 hint="run `wheelship publish` again; it uploads only what is missing",
             )
-        log.info("%s lists all %d files with their sha256", self.index.target.name, len(artifacts))
+        log.info("%s lists all %d files with their sha256; %d uploaded file(s) downloaded back and matched",
+                 self.index.target.name, len(artifacts), len(uploaded))
 
 
 def _version_of(filename: str) -> str | None:

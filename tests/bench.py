@@ -119,7 +119,7 @@ def bench_publish(runs: int, box) -> dict[str, float]:  # type: ignore[no-untype
     env = {**os.environ, "TWINE_USERNAME": "__token__", "TWINE_PASSWORD": server.password,
            "UV_PUBLISH_USERNAME": "__token__", "UV_PUBLISH_PASSWORD": server.password}
 
-    def wheelship() -> None:  # the publish stage's engine: look up, upload, then confirm every hash
+    def wheelship() -> None:  # the publish stage's engine: look up, upload, confirm hashes, download back
         index = Index(target, Credentials("__token__", server.password, "bench"))
         policy = PublishPolicy(concurrency=4)
 
@@ -127,8 +127,8 @@ def bench_publish(runs: int, box) -> dict[str, float]:  # type: ignore[no-untype
             name, artifacts = item
             i = name.split("-")[1]
             publisher = Publisher(index, name, policy)
-            publisher.publish(artifacts, {a.name: folder / f"p{i}" / a.name for a in artifacts})
-            publisher.confirm(artifacts)
+            outcomes = publisher.publish(artifacts, {a.name: folder / f"p{i}" / a.name for a in artifacts})
+            publisher.confirm(artifacts, outcomes)
 
         with ThreadPoolExecutor(4) as pool:
             list(pool.map(one, projects.items()))

@@ -59,7 +59,7 @@ def test_seeded_runs_under_faults_end_with_exactly_the_planned_files(proxy, sand
         proxy.faults.reset(seed, RATE)
         publisher = _publisher(proxy, sandbox_env, name, waits)
         outcomes = publisher.publish(artifacts, files)
-        publisher.confirm(artifacts)
+        publisher.confirm(artifacts, outcomes)
         assert set(outcomes.values()) <= {"uploaded", "already present"}, (seed, outcomes)
         expected.update({a.name: a.sha256 for a in artifacts})
     ledger = proxy.ledger

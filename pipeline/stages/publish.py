@@ -43,7 +43,7 @@ class Publish:
             log.info("dry run: %d file(s) would be uploaded to %s (%s), %d already there", len(would),
                      plan.index.name, plan.index.upload_url, len(outcomes) - len(would))
         else:
-            publisher.confirm(artifacts)
+            publisher.confirm(artifacts, outcomes)
         ctx.publication = {
             "index": plan.index.name, "upload_url": plan.index.upload_url, "dry_run": plan.dry_run,
             "files": outcomes, "finished": now(), "host": host_description(),
