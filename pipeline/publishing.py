@@ -36,7 +36,7 @@ class Publisher:
     policy: PublishPolicy
     dry_run: bool = False
     sleep: Callable[[float], None] | None = None
-    _known: dict[str, Listed] = field(default_factory=dict)  # the listing publish began from
+    _known: dict[str, Listed] = field(default_factory=dict, init=False)  # the listing publish began from
 
     def _retrying(self):  # type: ignore[no-untyped-def]
         kwargs = {"sleep": self.sleep} if self.sleep else {}

@@ -11,7 +11,6 @@ import email.utils
 import logging
 import time
 from collections.abc import Callable
-from typing import TypeVar
 
 import requests
 import tenacity
@@ -19,7 +18,6 @@ import tenacity
 from pipeline.spec import PublishPolicy
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 class Transient(Exception):

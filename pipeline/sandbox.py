@@ -259,20 +259,15 @@ def sandbox(root: Path | None = None, *, s3: bool = True, server: str = "auto") 
     box = Sandbox(base, PyPIServer("testpypi", base / "testpypi", server=server),
                   PyPIServer("pypi", base / "pypi", server=server),
                   SeaweedFS(base / "seaweedfs") if s3 else None)
-    started: list[PyPIServer | SeaweedFS] = []
+    servers = [s for s in (box.s3, box.testpypi, box.pypi) if s is not None]
     try:
-        for server_ in (box.s3, box.testpypi, box.pypi):
-            if server_ is not None:
-                server_.start()
-                started.append(server_)
+        for server_ in servers:
+            server_.start()
         box.write_config()
         yield box
     finally:
-        for server_ in reversed(started):
+        for server_ in reversed(servers):  # also one that failed while starting
             server_.stop()
-        for server_ in (box.s3, box.testpypi, box.pypi):  # also one that failed while starting
-            if server_ is not None and server_.process is not None:
-                _stop(server_.process, 20)
         if owned:
             shutil.rmtree(base, ignore_errors=True)
 

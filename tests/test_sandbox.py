@@ -22,14 +22,21 @@ def _answers(port: int) -> bool:
 
 
 def test_a_command_runs_inside_the_sandbox_and_its_exit_code_comes_back(tmp_path):
-    script = ("import os, urllib.request; print(os.environ['WHEELSHIP_SANDBOX_TESTPYPI_SIMPLE']); "
-              "urllib.request.urlopen(os.environ['WHEELSHIP_SANDBOX_TESTPYPI_SIMPLE']); raise SystemExit(3)")
+    # An unknown project must answer 404 from the sandbox itself, never a redirect to the public index.
+    script = ("import os, urllib.error, urllib.request\n"
+              "simple = os.environ['WHEELSHIP_SANDBOX_TESTPYPI_SIMPLE']; print(simple)\n"
+              "urllib.request.urlopen(simple)\n"
+              "class NoRedirect(urllib.request.HTTPRedirectHandler):\n"
+              "    def redirect_request(self, *a, **k): return None\n"
+              "try: urllib.request.build_opener(NoRedirect).open(simple + 'requests/')\n"
+              "except urllib.error.HTTPError as e: print('unknown project:', e.code)\n"
+              "raise SystemExit(3)")
     result = subprocess.run([sys.executable, "-m", "pipeline", "sandbox", "--no-s3", "--", sys.executable, "-c",
                              script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 3, result.stderr
     port = int(re.search(r":(\d+)/simple/", result.stdout).group(1))
     assert not _answers(port)  # stopped once the command ended
-    assert "--disable-fallback" not in result.stdout  # nothing secret or noisy printed
+    assert "unknown project: 404" in result.stdout  # --disable-fallback: no redirect to a public index
     assert "sandbox up: testpypi http://127.0.0.1:" in result.stderr
 
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from pipeline.errors import UsageError
 from pipeline.workflows import render
@@ -43,8 +44,11 @@ def test_every_action_is_pinned_to_a_commit_and_no_event_data_reaches_run() -> N
             assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", uses), f"{path.name}: {uses}"
         for run in re.findall(r"^\s*(?:- )?run: (.*)", text, flags=re.M):
             assert "${{" not in run, f"{path.name}: expression inside run: {run}"
-        assert "persist-credentials: false" in text if "actions/checkout" in text else True
-        assert text.count("id-token: write") <= 3
+        workflow = yaml.safe_load(text)
+        for name, job in workflow["jobs"].items():
+            for step in job["steps"]:
+                if step.get("uses", "").startswith("actions/checkout@"):
+                    assert step["with"]["persist-credentials"] is False, f"{path.name}: {name}"
     release = (WORKFLOWS / "release.yml").read_text()
     assert "environment: ${{ needs.plan.outputs.index }}" in release
 
@@ -65,9 +69,21 @@ def test_init_writes_workflows_and_a_buildspec_and_refuses_to_overwrite(tmp_path
 
 
 @pytest.mark.parametrize("kind", ["release", "dry-run"])
-def test_the_publish_job_alone_holds_id_token_besides_the_aws_jobs(kind: str) -> None:
-    text = render(kind, "pip install .")
-    jobs = text.split("\n  ")[1:]
-    assert "permissions: {}" in text  # nothing by default
-    for job in ("plan:", "build:", "publish:"):
-        assert any(j.startswith(job) for j in jobs)
+def test_each_job_has_least_permissions_and_only_publish_runs_in_an_environment(kind: str) -> None:
+    workflow = yaml.safe_load(render(kind, "pip install ."))
+    assert workflow["permissions"] == {}  # nothing by default
+    jobs = workflow["jobs"]
+    assert list(jobs) == ["plan", "build", "publish"]
+    for name in ("plan", "build"):  # id-token only to assume the AWS role that writes the store
+        assert jobs[name]["permissions"] == {"contents": "read", "id-token": "write"}
+        assert "environment" not in jobs[name]
+    # trusted publishing and the AWS role that reads the store
+    assert jobs["publish"]["permissions"] == {"contents": "read", "id-token": "write"}
+    assert ("environment" in jobs["publish"]) is (kind == "release")
+    assert jobs["build"]["strategy"]["matrix"] == "${{ fromJSON(needs.plan.outputs.matrix) }}"
+
+
+def test_the_test_workflow_holds_no_token() -> None:
+    workflow = yaml.safe_load((WORKFLOWS / "ci.yml").read_text())
+    assert workflow["permissions"] == {}
+    assert workflow["jobs"]["test"]["permissions"] == {"contents": "read"}

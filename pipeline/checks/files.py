@@ -3,11 +3,11 @@ files, and what `wheelship check DIST...` runs on files a user already has."""
 
 from __future__ import annotations
 
-import logging
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 
-from packaging.tags import sys_tags
+from packaging.tags import Tag, sys_tags
 from packaging.utils import parse_wheel_filename
 
 from pipeline.checks import Findings
@@ -16,13 +16,15 @@ from pipeline.checks.metadata import check_metadata
 from pipeline.checks.sdist import check_built_from_sdist, check_sdist
 from pipeline.records import Plan, distribution_of
 
-log = logging.getLogger(__name__)
+
+@functools.cache
+def _host_tags() -> frozenset[Tag]:
+    return frozenset(sys_tags())
 
 
 def _buildable_here(wheel: Path) -> bool:
     _, _, _, tags = parse_wheel_filename(wheel.name)
-    here = set(sys_tags())
-    return any(t in here for t in tags)
+    return not _host_tags().isdisjoint(tags)
 
 
 def check_files(paths: list[Path], findings: Findings, *, plan: Plan | None = None,

@@ -11,7 +11,6 @@ from pipeline.context import Context
 from pipeline.errors import PublishFailed
 from pipeline.index import Index
 from pipeline.retry import Transient
-from pipeline.runs import Runs
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +46,7 @@ class Preflight:
     def _already_published(self, ctx: Context, listed: dict[str, str | None]) -> None:
         """A version whose published run's files are all on the index, same hashes: done."""
         plan = ctx.need_plan()
-        runs = Runs(ctx.store, plan.project, plan.version)
-        for state in reversed(runs.all()):
+        for state in reversed(ctx.runs.all()):
             if not state.publish or state.publish.get("dry_run") or state.publish.get("index") != plan.index.name:
                 continue
             if state.artifacts and all(listed.get(a.name) == a.sha256 for a in state.artifacts):
