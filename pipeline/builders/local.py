@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -61,17 +60,14 @@ class LocalBuilder:
             return [self._sdist(job)]
         if job.sdist is None:
             raise BuildFailed(f"slice {job.slice.name} needs the sdist to build wheels from")
-        source = Path(tempfile.mkdtemp(prefix="wheelship-src-", dir=job.logdir))
-        root = _unpack(job.sdist, source)
         identifiers = list(job.slice.identifiers)
         workers = min(len(identifiers), os.cpu_count() or 1)
         with ui.progress(f"building {job.slice.name}", len(identifiers)) as advance, ThreadPoolExecutor(workers) as pool:
-            futures = {i: pool.submit(self._wheel, job, i, root) for i in identifiers}
+            futures = {i: pool.submit(self._wheel, job, i) for i in identifiers}
             built = []
             for identifier, future in futures.items():
                 built.append(future.result())
                 advance(identifier)
-        shutil.rmtree(source, ignore_errors=True)
         return built
 
     def _sdist(self, job: BuildJob) -> Built:
@@ -82,7 +78,7 @@ class LocalBuilder:
         made = set(job.outdir.glob("*.tar.gz")) - before or set(job.outdir.glob("*.tar.gz"))
         return Built(path=sorted(made)[-1], tools=self._tools(platform.python_version()))
 
-    def _wheel(self, job: BuildJob, identifier: str, source: Path) -> Built:
+    def _wheel(self, job: BuildJob, identifier: str) -> Built:
         if identifier == "py3-none-any":
             python, full = sys.executable, platform.python_version()
         else:
@@ -92,6 +88,10 @@ class LocalBuilder:
             python, full = str(_frontend(interpreter)), interpreter.full_version
         raw = job.logdir / f"raw-{identifier}"
         raw.mkdir(parents=True, exist_ok=True)
+        # Each wheel from its own unpacked sdist: backends such as setuptools write build/
+        # and *.egg-info into the tree, and parallel builds in one tree collide there.
+        assert job.sdist is not None
+        source = _unpack(job.sdist, raw / "src")
         log_file = job.logdir / f"{identifier}.log"
         _run([python, "-m", "build", "--wheel", "--installer", _installer(), "--outdir", str(raw),
               str(source)], log_file, job, identifier)
