@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -102,7 +103,7 @@ def bench_test_install(runs: int) -> dict[str, float]:
 # --- 2. publishing ----------------------------------------------------------------
 
 
-def bench_publish(runs: int, box) -> dict[str, float]:  # type: ignore[no-untyped-def]
+def bench_publish(runs: int, box, load: dict[str, dict[str, float | None]]) -> dict[str, float]:  # type: ignore[no-untyped-def]
     from pipeline.credentials import Credentials
     from pipeline.index import Index
     from pipeline.publishing import Publisher
@@ -144,33 +145,48 @@ def bench_publish(runs: int, box) -> dict[str, float]:  # type: ignore[no-untype
 
         return go
 
-    def fresh(fn: Callable[[], None]) -> Callable[[], None]:
-        def go() -> None:
-            server.clear()
-            fn()
-
-        return go
-
     results: dict[str, float] = {}
-    for label, fn in (("wheelship, 80 new files", wheelship), ("twine upload, 80 new files", twine),
-                      ("uv publish, 80 new files", uv_publish(False))):
-        results[label] = _median_fresh(fn, server, runs)
-    server.clear()
-    wheelship()
-    results["wheelship, 80 present files"] = median_of(wheelship, runs)
-    results["uv publish --check-url, 80 present files"] = median_of(uv_publish(True), runs)
+    contenders = [("wheelship, 80 new files", wheelship, True), ("twine upload, 80 new files", twine, True),
+                  ("uv publish, 80 new files", uv_publish(False), True),
+                  ("wheelship, 80 present files", wheelship, False),
+                  ("uv publish --check-url, 80 present files", uv_publish(True), False)]
+    for label, fn, fresh in contenders:
+        if not fresh and not any(server.packages.iterdir()):
+            wheelship()  # every file present before the re-publish rows
+        results[label], load[label] = _measure_publish(fn, server, runs, fresh)
     shutil.rmtree(folder, ignore_errors=True)
     return results
 
 
-def _median_fresh(fn: Callable[[], None], server, runs: int) -> float:  # type: ignore[no-untyped-def]
-    times = []
+def _measure_publish(fn: Callable[[], None], server, runs: int,  # type: ignore[no-untyped-def]
+                     fresh: bool) -> tuple[float, dict[str, float | None]]:
+    """Median seconds, and the median load the index carried: requests it answered
+    (counted in its access log) and CPU seconds it spent (Linux /proc)."""
+    times, requests, cpu = [], [], []
     for _ in range(runs):
-        server.clear()
+        if fresh:
+            server.clear()
+        log_start, cpu_start = server.log_file.stat().st_size, _cpu_seconds(server.process.pid)
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        cpu_end = _cpu_seconds(server.process.pid)
+        with server.log_file.open("rb") as fh:
+            fh.seek(log_start)
+            requests.append(len(re.findall(rb'\] "(?:GET|POST|HEAD) ', fh.read())))
+        if cpu_start is not None and cpu_end is not None:
+            cpu.append(cpu_end - cpu_start)
+    return statistics.median(times), {"requests": statistics.median(requests),
+                                      "cpu_seconds": statistics.median(cpu) if cpu else None}
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User plus system CPU time of a process, where /proc tells it."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # --- 3. store and fetch ------------------------------------------------------------
@@ -295,9 +311,10 @@ def main() -> int:
     from pipeline.sandbox import sandbox
 
     times: dict[str, float] = {}
+    load: dict[str, dict[str, float | None]] = {}
     with sandbox(s3=True) as box:
         for name, fn in (("install", lambda: bench_test_install(args.runs)),
-                         ("publish", lambda: bench_publish(args.runs, box)),
+                         ("publish", lambda: bench_publish(args.runs, box, load)),
                          ("store", lambda: bench_store(args.runs, box)),
                          ("release", lambda: bench_release(args.runs, box))):
             if name in args.only:
@@ -307,6 +324,11 @@ def main() -> int:
     print(f"\nwheelship benchmark — {machine}, median of {args.runs} run(s)\n")
     for label, seconds in times.items():
         print(f"  {label:<52} {seconds:8.3f} s")
+    if load:
+        print("\n  the index's load per publish run                    requests  index CPU")
+        for label, used in load.items():
+            cpu = f"{used['cpu_seconds']:8.2f} s" if used["cpu_seconds"] is not None else "       n/a"
+            print(f"  {label:<52} {used['requests']:8.0f}  {cpu}")
     print("\n  ratio                                          measured  target")
     ratios = {}
     for label, numerator, denominator, target in RATIOS:
@@ -314,7 +336,8 @@ def main() -> int:
             ratios[label] = times[numerator] / times[denominator]
             print(f"  {label:<46} {ratios[label]:8.2f}×  {target}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"machine": machine, "runs": args.runs, "seconds": times, "ratios": ratios},
+    args.json.write_text(json.dumps({"machine": machine, "runs": args.runs, "seconds": times, "ratios": ratios,
+                                     "index_load": load},
                                     indent=2))
     return 0
 
