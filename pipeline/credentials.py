@@ -1,7 +1,8 @@
 """Index credentials, found once, never shown.
 
 Order: the index's own ``password-env`` variable, then ``TWINE_USERNAME`` /
-``TWINE_PASSWORD``, then trusted publishing (twine mints a short-lived token from
+``TWINE_PASSWORD``, then the password ``~/.pypirc`` gives for the same upload URL,
+then trusted publishing (twine mints a short-lived token from
 the CI's OIDC identity). Every secret found is registered so that `redact` removes
 it from any text wheelship prints, logs or stores, including an index's own error
 that echoes it back.
@@ -71,6 +72,11 @@ def find(index: IndexTarget) -> Credentials | None:
         username = os.environ.get("TWINE_USERNAME") or index.username
         register_secret(password, username)
         return Credentials(username, password, "TWINE_PASSWORD")
+    from pipeline import pypirc
+
+    repository = pypirc.repositories().get(index.name)
+    if repository and repository.password and pypirc.same_url(repository.index.upload_url, index.upload_url):
+        return Credentials(repository.index.username, repository.password, f"{pypirc.path()} [{index.name}]")
     if _oidc_available():
         return Credentials("__token__", "", "trusted publishing")
     return None
@@ -80,10 +86,13 @@ def require(index: IndexTarget) -> Credentials:
     """Credentials for an index; raises `UsageError` naming the variable to set."""
     found = find(index)
     if found is None:
+        from pipeline import pypirc
+
         raise UsageError(
             f"no credentials for index {index.name!r}: ${index.password_env} is not set",
-            hint=f"set {index.password_env} to an API token for {index.upload_url}, or TWINE_PASSWORD, "
-            "or publish from GitHub Actions with trusted publishing (id-token: write)",
+            hint=f"set {index.password_env} to an API token for {index.upload_url}, or TWINE_PASSWORD, or a "
+            f"password under [{index.name}] in {pypirc.path()}, or publish from GitHub Actions with trusted publishing "
+            "(id-token: write)",
         )
     return found
 

@@ -1,7 +1,8 @@
 """The buildspec: how one project is released, resolved once into frozen objects.
 
 Resolution order, later wins (as cibuildwheel's options do):
-  1. built-in defaults (the public `pypi` and `testpypi` indexes, a directory store);
+  1. built-in defaults (the public `pypi` and `testpypi` indexes, a directory store),
+     and the repositories of ``~/.pypirc`` (see pipeline.pypirc);
   2. the project's spec: ``--spec FILE``, else ``wheelship.toml`` in the project,
      else ``[tool.wheelship]`` in pyproject.toml;
   3. an overlay file named by ``WHEELSHIP_CONFIG`` (the sandbox writes one);
@@ -83,10 +84,12 @@ class Spec:
         try:
             return self.indexes[name]
         except KeyError:
+            from pipeline import pypirc
+
             known = ", ".join(sorted(self.indexes))
             raise UsageError(
                 f"unknown index {name!r}{_did_you_mean(name, self.indexes)}",
-                hint=f"known indexes: {known}; add one under [indexes.{name}] in the buildspec",
+                hint=f"known indexes: {known}; add one under [indexes.{name}] in the buildspec or to {pypirc.path()}",
             ) from None
 
 
@@ -328,7 +331,10 @@ def load_spec(
     store: str | None = None,
 ) -> Spec:
     """Resolve the buildspec for a project; raise `UsageError` listing every problem."""
-    spec = Spec(source="defaults", indexes=dict(BUILTIN_INDEXES))
+    from pipeline import pypirc
+
+    repositories = {name: repository.index for name, repository in pypirc.repositories().items()}
+    spec = Spec(source="defaults", indexes={**BUILTIN_INDEXES, **repositories})
     layers = _layers(project_dir, spec_file)
     problems = [p for where, data, prefix in layers for p in _validate(data, where, prefix)]
     if problems:

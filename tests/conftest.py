@@ -28,6 +28,12 @@ PROJECTS = ROOT / "tests" / "projects"
 BUILDSPECS = ROOT / "buildspecs"
 
 
+@pytest.fixture(autouse=True)
+def _no_user_pypirc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's ~/.pypirc never reaches a test; a test that needs one writes its own."""
+    monkeypatch.setenv("WHEELSHIP_PYPIRC", str(tmp_path / "no-pypirc"))
+
+
 @pytest.fixture(scope="session")
 def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     with sandbox(tmp_path_factory.mktemp("sandbox"), s3=True) as running:

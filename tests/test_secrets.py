@@ -51,6 +51,21 @@ def test_an_accepted_token_is_in_no_output_log_record_report_or_object(cli, sand
     assert "WHEELSHIP_SANDBOX_PYPI_TOKEN" in result.err  # says where it came from, not what it is
 
 
+def test_a_token_from_pypirc_publishes_and_is_in_no_output(cli, sandbox_env, tmp_path, monkeypatch, caplog):
+    token = sandbox_env.pypi.password
+    pypirc = tmp_path / "pypirc"
+    pypirc.write_text(f"[distutils]\nindex-servers = local\n\n[local]\nrepository = {sandbox_env.pypi.url}\n"
+                      f"username = __token__\npassword = {token}\n")
+    monkeypatch.setenv("WHEELSHIP_PYPIRC", str(pypirc))
+    with caplog.at_level(logging.DEBUG):
+        result, store, report = _release(cli, tmp_path, "5.1.0", "--index", "local")
+    assert result.code == 0, result.err
+    assert f"{pypirc} [local]" in result.err  # says where it came from, not what it is
+    assert json.loads(report.read_text())["index"] == "local"
+    assert len(index_files(sandbox_env, "pypi")) == 2
+    _assert_nowhere(token, result.text, caplog.text, report.read_text(), folders=(store,))
+
+
 def test_a_rejected_token_is_in_no_output(cli, sandbox_env, tmp_path, monkeypatch, caplog):
     token = "pypi-rejected-" + "x" * 40
     monkeypatch.setenv("WHEELSHIP_SANDBOX_PYPI_TOKEN", token)
