@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "publish":
             p.add_argument("--index", help="publish to this index instead of the planned one")
             p.add_argument("--dry-run", action="store_true", help="do everything but upload")
+            p.add_argument("--from-store", action="store_true",
+                           help="the default, said explicitly: upload the stored run's verified bytes, never a rebuild")
         if name == "fetch":
             p.add_argument("-o", "--output", type=Path, required=True, help="folder to write the files to")
         if name in ("verify", "publish"):

@@ -81,7 +81,8 @@ def test_dry_run_uploads_nothing_then_publish_uploads_the_verified_bytes(cli, sa
 
     shutil.rmtree(project)
     published = tmp_path / "published.json"
-    result = cli("publish", "wheelship-demo-pure", "2.0.0rc1", "--store", file_store, "--json", published)
+    result = cli("publish", "wheelship-demo-pure", "2.0.0rc1", "--from-store", "--store", file_store,
+                 "--json", published)
     assert result.code == 0, result.err
     assert "build" not in [line.strip("─ ") for line in result.err.splitlines()]
     after = json.loads(published.read_text())
