@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import UsageError
+from pipeline.records import IndexTarget
 
 SLICE_NAMES = (
     "sdist",
@@ -48,6 +49,11 @@ class IndexConfig:
     simple_url: str
     username: str = "__token__"
     password_env: str
+
+    def target(self) -> IndexTarget:
+        """The index as a run records it: names and URLs, never a secret."""
+        return IndexTarget(name=self.name, upload_url=self.upload_url, simple_url=self.simple_url,
+                           username=self.username, password_env=self.password_env)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -83,6 +83,8 @@ def test_broken_toml_names_the_line(cli, sandbox_env, file_store, tmp_path):
     result = _release(cli, project, "--tag", "v1.0.0", "--spec", spec, "--store", file_store)
     assert result.code == UsageError.exit_code
     assert "line 2" in result.err
+    assert str(spec) in result.err
+    _nothing_uploaded(sandbox_env)
 
 
 def test_a_buildspec_in_pyproject_is_validated_with_its_key_path(cli, sandbox_env, file_store, tmp_path):

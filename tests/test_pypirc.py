@@ -40,11 +40,6 @@ def pypirc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-def _target(spec_index) -> IndexTarget:  # type: ignore[no-untyped-def]
-    return IndexTarget(name=spec_index.name, upload_url=spec_index.upload_url, simple_url=spec_index.simple_url,
-                       username=spec_index.username, password_env=spec_index.password_env)
-
-
 def test_a_pypirc_repository_is_an_index_listed_beside_its_upload_url(pypirc: Path) -> None:
     spec = load_spec(None, None)
     corp = spec.index("corp")
@@ -66,15 +61,15 @@ def test_the_buildspec_overrides_a_pypirc_repository(pypirc: Path, tmp_path: Pat
 def test_the_file_password_is_used_after_the_variables_and_only_for_its_own_url(
         pypirc: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     spec = load_spec(None, None)
-    found = credentials.find(_target(spec.index("corp")))
+    found = credentials.find(spec.index("corp").target())
     assert found is not None and found.username == "ci-bot" and found.password == "c0rp%secret-0123456789"
     assert found.source == f"{pypirc} [corp]"
     assert "c0rp%secret" not in credentials.redact("the index said: c0rp%secret-0123456789")
 
     monkeypatch.setenv("TWINE_PASSWORD", "twine-wins-0123456789")
-    assert credentials.require(_target(spec.index("corp"))).source == "TWINE_PASSWORD"
+    assert credentials.require(spec.index("corp").target()).source == "TWINE_PASSWORD"
     monkeypatch.setenv("CORP_API_TOKEN", "variable-wins-0123456789")
-    assert credentials.require(_target(spec.index("corp"))).source == "CORP_API_TOKEN"
+    assert credentials.require(spec.index("corp").target()).source == "CORP_API_TOKEN"
 
     # an index called pypi that uploads elsewhere (the sandbox, a mirror) never gets PyPI's password
     monkeypatch.delenv("CORP_API_TOKEN")
@@ -82,7 +77,7 @@ def test_the_file_password_is_used_after_the_variables_and_only_for_its_own_url(
     elsewhere = IndexTarget(name="pypi", upload_url="http://127.0.0.1:9/", simple_url="http://127.0.0.1:9/simple/",
                             username="__token__", password_env="PYPI_API_TOKEN")
     assert credentials.find(elsewhere) is None
-    assert credentials.find(_target(spec.index("pypi"))).source == f"{pypirc} [pypi]"  # type: ignore[union-attr]
+    assert credentials.find(spec.index("pypi").target()).source == f"{pypirc} [pypi]"  # type: ignore[union-attr]
 
 
 def test_without_index_servers_only_pypi_and_testpypi_count(pypirc: Path) -> None:

@@ -25,9 +25,7 @@ log = logging.getLogger(__name__)
 
 def target_index(ctx: Context, chosen: str | None, prerelease: bool) -> IndexTarget:
     name = chosen or (ctx.spec.prerelease_index if prerelease else ctx.spec.final_index)
-    index = ctx.spec.index(name)
-    return IndexTarget(name=index.name, upload_url=index.upload_url, simple_url=index.simple_url,
-                       username=index.username, password_env=index.password_env)
+    return ctx.spec.index(name).target()
 
 
 def github_matrix(plan: PlanRecord) -> dict[str, object]:

@@ -15,9 +15,12 @@ import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import StoreError
+
+if TYPE_CHECKING:
+    from botocore.exceptions import ClientError
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +102,7 @@ class S3Store:
             try:
                 self.client.download_file(self.bucket, self._key(key), str(dest), Config=self.transfer)
             except bx.ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+                if _missing(exc):
                     raise StoreError(f"{key} is missing from {self.url}") from None
                 raise
 
@@ -118,7 +121,7 @@ class S3Store:
             try:
                 return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()  # type: ignore[no-any-return]
             except bx.ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                if _missing(exc):
                     return None
                 raise
 
@@ -129,7 +132,7 @@ class S3Store:
             try:
                 head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
             except bx.ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                if _missing(exc):
                     return None
                 raise
         return head.get("Metadata", {}).get("sha256")  # type: ignore[no-any-return]
@@ -143,3 +146,8 @@ class S3Store:
             ):
                 keys += [obj["Key"][strip:] for obj in page.get("Contents", [])]
         return sorted(keys)
+
+
+def _missing(exc: ClientError) -> bool:
+    """The object is not there (the code differs by call and by server)."""
+    return exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound")
