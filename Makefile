@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 WHEELSHIP := $(BIN)/wheelship
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-real lint bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,12 @@ _demo-steps:
 
 test: $(BIN)/.installed
 	$(BIN)/ruff check pipeline tests
-	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -p no:cacheprovider -m "not real" $(PYTEST_ARGS)
+
+# The real-world corpus: the top PyPI projects' files checked, real sdists released.
+# Files download once into ~/.cache/wheelship/corpus, checked against pinned SHA-256s.
+test-real: $(BIN)/.installed
+	$(BIN)/python -m pytest -p no:cacheprovider -m real $(PYTEST_ARGS)
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m tests.bench $(BENCH_ARGS)

@@ -72,11 +72,11 @@ def cibuildwheel_identifiers(project: Path, kind: SliceKind) -> tuple[str, ...]:
     return tuple(line.strip() for line in result.stdout.splitlines() if line.strip())
 
 
-def plan_slices(project: Project, wanted: tuple[str, ...], *, host_only: bool) -> tuple[Slice, ...]:
+def plan_slices(project: Project, native: bool, wanted: tuple[str, ...], *, host_only: bool) -> tuple[Slice, ...]:
     """The slices of a release, narrowed by the buildspec's `slices` and, for a
     local release, to what this host can build."""
     chosen = [SDIST]
-    if not project.native:
+    if not native:
         chosen.append(PURE)
     else:
         names = [n for n in NATIVE_SLICES if not wanted or n in wanted]

@@ -1,4 +1,4 @@
-"""What a project declares: its name, its version and where that came from, its kind."""
+"""What a project declares: its name, its version and where that came from, its backend."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import logging
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -13,10 +14,6 @@ from packaging.version import InvalidVersion, Version
 from pipeline.errors import BuildFailed, UsageError, VersionMismatch
 
 log = logging.getLogger(__name__)
-
-NATIVE_BACKENDS = ("scikit_build_core", "mesonpy", "maturin", "setuptools_rust", "pdm.backend.hooks")
-NATIVE_SOURCES = ("*.c", "*.cc", "*.cpp", "*.cxx", "*.pyx", "*.rs", "Cargo.toml")
-NOT_SOURCE = {".git", ".venv", "venv", "build", "dist", ".tox", ".nox", ".wheelship", "node_modules"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,27 +25,12 @@ class Project:
     version: Version
     version_source: str
     requires_python: str | None
-    native: bool
-    kind_reason: str
+    backend: str
+    pyproject: dict[str, Any]
 
     @property
     def canonical_name(self) -> str:
         return canonicalize_name(self.name)
-
-
-def _native_reason(root: Path, backend: str, kind: str) -> tuple[bool, str]:
-    if kind != "auto":
-        return kind == "native", f"the buildspec says kind = {kind!r}"
-    if backend.startswith(NATIVE_BACKENDS):
-        return True, f"its build backend {backend} compiles code"
-    for pattern in NATIVE_SOURCES:
-        for path in root.rglob(pattern):
-            if not NOT_SOURCE.intersection(path.relative_to(root).parts):
-                return True, f"it has native source {path.relative_to(root)}"
-    setup_py = root / "setup.py"
-    if setup_py.is_file() and "Extension(" in setup_py.read_text(errors="replace"):
-        return True, "setup.py declares an Extension"
-    return False, "no native sources or native build backend found"
 
 
 def _hook_metadata(root: Path) -> tuple[str, str, str | None]:
@@ -82,7 +64,7 @@ def _hook_metadata(root: Path) -> tuple[str, str, str | None]:
     return metadata["Name"], metadata["Version"], metadata.get("Requires-Python")
 
 
-def load_project(root: Path, kind: str = "auto") -> Project:
+def load_project(root: Path) -> Project:
     """Read a project's declared metadata.
 
     The version is static (``[project].version``) where declared, else asked of the
@@ -98,7 +80,7 @@ def load_project(root: Path, kind: str = "auto") -> Project:
             f"{root} has no build configuration (no pyproject.toml or setup.py)",
             hint="pass the folder of a Python project; `wheelship init` writes a starter spec",
         )
-    data: dict[str, object] = {}
+    data: dict[str, Any] = {}
     if pyproject.is_file():
         with pyproject.open("rb") as fh:
             try:
@@ -120,13 +102,12 @@ def load_project(root: Path, kind: str = "auto") -> Project:
         version = Version(raw)
     except InvalidVersion:
         raise VersionMismatch(f"{source} gives version {raw!r}, which is not PEP 440") from None
-    native, reason = _native_reason(root, backend, kind)
     return Project(
         root=root,
         name=name,
         version=version,
         version_source=source,
         requires_python=requires,
-        native=native,
-        kind_reason=reason,
+        backend=backend,
+        pyproject=data,
     )

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 RELEASE_TRIGGERS = """\
   push:
-    tags: ["v*"]
+    tags: __TAG_PATTERNS__
   release:
     types: [published]
   workflow_dispatch:
@@ -50,18 +50,40 @@ DRY_RUN_TRIGGERS = """\
 ENVIRONMENT = "    environment: ${{ needs.plan.outputs.index }}\n"
 
 
-def render(kind: str, install: str) -> str:
-    """The text of the `release` or `dry-run` workflow."""
+BOTH_TAG_FORMS = ("v*", "[0-9]*")
+
+
+def tag_patterns(project_dir: Path) -> tuple[str, ...]:
+    """The tag patterns that match the version tags a repository already has (``v1.2.3``
+    or ``1.2.3``); both when it has none, or is no git repository."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "-C", str(project_dir), "tag", "--list"], capture_output=True, text=True,
+                             timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return BOTH_TAG_FORMS
+    tags = out.stdout.split() if out.returncode == 0 else []
+    found = tuple(pattern for pattern, test in (("v*", lambda t: t[:1] == "v" and t[1:2].isdigit()),
+                                                ("[0-9]*", lambda t: t[:1].isdigit()))
+                  if any(test(t) for t in tags))
+    return found or BOTH_TAG_FORMS
+
+
+def render(kind: str, install: str, tags: tuple[str, ...] = BOTH_TAG_FORMS) -> str:
+    """The text of the `release` or `dry-run` workflow; `tags` are the tag patterns that release."""
     text = files("pipeline").joinpath("templates/workflow.yml.in").read_text()
     release = kind == "release"
     replacements = {
-        "__PURPOSE__": ("A tag push (v*), a published release or a manual dispatch releases the project."
+        "__PURPOSE__": (f"A tag push ({' or '.join(tags)}), a published release or a manual dispatch releases the "
+                        "project."
                         if release else "Every night, and on demand, rehearses the whole release; uploads nothing."),
         "__NAME__": kind,
         "__TRIGGERS__": RELEASE_TRIGGERS if release else DRY_RUN_TRIGGERS,
         "__PLAN_FLAGS__": "" if release else " --dry-run",
         "__ENVIRONMENT__": ENVIRONMENT if release else "",
         "__INSTALL__": install,
+        "__TAG_PATTERNS__": "[" + ", ".join(f'"{t}"' for t in tags) + "]",
     }
     for key, value in replacements.items():
         text = text.replace(key, value)
@@ -74,7 +96,8 @@ def init(project_dir: Path, *, force: bool = False, install: str | None = None) 
         raise UsageError(f"{project_dir} is not a folder", hint="pass your project's folder")
     install = install or f"python -m pip install 'wheelship=={__version__}'"
     outputs = {
-        project_dir / ".github" / "workflows" / "wheelship-release.yml": render("release", install),
+        project_dir / ".github" / "workflows" / "wheelship-release.yml": render("release", install,
+                                                                               tag_patterns(project_dir)),
         project_dir / ".github" / "workflows" / "wheelship-dry-run.yml": render("dry-run", install),
         project_dir / "wheelship.toml": files("pipeline").joinpath("templates/wheelship.toml").read_text(),
     }

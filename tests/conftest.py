@@ -26,6 +26,9 @@ from pipeline.sandbox import Sandbox, sandbox
 ROOT = Path(__file__).resolve().parent.parent
 PROJECTS = ROOT / "tests" / "projects"
 BUILDSPECS = ROOT / "buildspecs"
+#: The tools the Makefile installed, never whatever happens to be on PATH.
+BIN = Path(sys.executable).parent
+UV = str(BIN / "uv")
 
 
 @pytest.fixture(autouse=True)

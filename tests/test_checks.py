@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import compileall
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -49,10 +50,10 @@ def test_a_clean_project_passes_with_no_warnings(cli, tmp_path):
 
 
 def test_a_native_wheel_without_the_library_it_loads(cli, tmp_path):
-    code, findings = check(cli, tmp_path, build(tmp_path, "defect-missing-lib"))
-    assert code == 5
-    assert ("WS203", "error") in codes(findings)
-    assert any("loads libhelper.so" in f["message"] for f in findings)
+    _, findings = check(cli, tmp_path, build(tmp_path, "defect-missing-lib"))
+    # a static guess is a warning; the test-install's import (WS302) is what proves a break
+    assert ("WS203", "warning") in codes(findings)
+    assert any("loads libhelper.so from its own folder" in f["message"] for f in findings)
 
 
 def test_a_linux_wheel_tagged_linux_x86_64(cli, tmp_path):
@@ -63,25 +64,25 @@ def test_a_linux_wheel_tagged_linux_x86_64(cli, tmp_path):
 def test_generic_and_shadowing_top_level_names(cli, tmp_path):
     code, findings = check(cli, tmp_path, build(tmp_path, "defect-toplevel"), "--import-names", "mypkg")
     assert code == 5
-    assert {("WS406", "error"), ("WS407", "error"), ("WS405", "warning")} <= codes(findings)
+    assert {("WS406", "warning"), ("WS407", "error"), ("WS405", "warning")} <= codes(findings)
     messages = " ".join(f["message"] for f in findings)
-    assert "'config'" in messages and "'api'" in messages and "shadows the PyYAML distribution" in messages
+    assert "'config'" in messages and "'api'" in messages and "belongs to the PyYAML distribution" in messages
 
 
 def test_a_platform_wheel_with_no_compiled_code(cli, tmp_path):
     code, findings = check(cli, tmp_path, build(tmp_path, "defect-no-compiled"))
-    assert code == 5 and ("WS202", "error") in codes(findings)
+    assert code == 5 and {("WS202", "warning"), ("WS201", "error")} <= codes(findings)
 
 
 def test_an_abi3_wheel_that_breaks_its_promise(cli, tmp_path):
-    code, findings = check(cli, tmp_path, build(tmp_path, "defect-abi3", "--wheel"))
-    assert code == 5 and ("WS204", "error") in codes(findings)
+    _, findings = check(cli, tmp_path, build(tmp_path, "defect-abi3", "--wheel"))
+    assert ("WS204", "warning") in codes(findings)
     assert any("PyModule_AddObjectRef (3.10)" in f["message"] for f in findings)
 
 
 def test_an_empty_wheel(cli, tmp_path):
     code, findings = check(cli, tmp_path, build(tmp_path, "defect-empty-wheel", "--wheel"))
-    assert code == 5 and ("WS404", "error") in codes(findings)
+    assert code == 0 and ("WS404", "warning") in codes(findings)  # a meta-package is legitimate
 
 
 def test_bytecode_and_editor_files_in_the_wheel(cli, tmp_path):
@@ -99,7 +100,7 @@ def test_a_record_that_does_not_match_and_duplicate_entries(cli, tmp_path):
         archive.writestr("purepkg/__init__.py", "print('changed after RECORD was written')\n")
     code, findings = check(cli, tmp_path, [wheel])
     assert code == 5
-    assert {("WS408", "error"), ("WS403", "error")} <= codes(findings)
+    assert {("WS408", "warning"), ("WS403", "error")} <= codes(findings)
 
 
 def test_an_unsupported_metadata_version(cli, tmp_path):
@@ -189,14 +190,28 @@ def test_a_dunder_version_that_disagrees_stops_the_release(cli, sandbox_env, tmp
     assert "dunder.__version__ is '0.9.0', release is 1.0.0" in result.err
 
 
-def test_a_pure_project_that_produces_a_platform_wheel(cli, sandbox_env, tmp_path):
+def test_a_pure_plan_whose_backend_makes_a_platform_wheel_is_a_build_error(cli, sandbox_env, tmp_path):
     spec = tmp_path / "spec.toml"
     spec.write_text('kind = "pure"\n')
-    result, verify = _dry_release(cli, tmp_path, "defect-no-compiled", "--spec", str(spec))
-    assert result.code == 5
-    found = codes(verify["findings"])
-    assert {("WS205", "error"), ("WS202", "error"), ("WS201", "error"), ("WS001", "error"), ("WS002", "error")} <= found
-    assert "planned py3-none-any (slice pure) is missing from the run" in result.err
+    project = copy_project("defect-no-compiled", tmp_path)
+    result = cli("release", project, "--tag", "v1.0.0", "--store", f"file://{tmp_path / 'store'}", "--dry-run",
+                 "--spec", spec)
+    assert result.code == 4, result.err
+    assert "building py3-none-any of slice pure made defect_no_compiled-1.0.0-cp" in result.err
+    assert "Traceback" not in result.text and not list((tmp_path / "store").rglob("records/*.json"))
+
+
+def test_a_pure_project_planned_native_is_a_build_error_naming_both_identifiers(cli, sandbox_env, tmp_path):
+    spec = tmp_path / "spec.toml"
+    spec.write_text('kind = "native"\n')
+    project = copy_project("purepkg", tmp_path, version="1.0.0")
+    result = cli("release", project, "--tag", "v1.0.0", "--store", f"file://{tmp_path / 'store'}", "--dry-run",
+                 "--spec", spec)
+    assert result.code == 4, result.err
+    assert re.search(r"planned identifiers (cp3\d+-manylinux_x86_64, )*cp3\d+-manylinux_x86_64 and "
+                     r"cp3\d+-manylinux_x86_64 of slice linux-x86_64 (both|all) built "
+                     r"wheelship_demo_pure-1.0.0-py3-none-any.whl", result.err), result.err
+    assert "Traceback" not in result.text and not list((tmp_path / "store").rglob("records/*.json"))
 
 
 def test_a_clean_release_has_no_warnings(cli, sandbox_env, tmp_path):

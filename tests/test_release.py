@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BUILDSPECS, copy_project, index_files
+from tests.conftest import BUILDSPECS, UV, copy_project, index_files
 
 pytestmark = pytest.mark.integration
 
 
 def _install_and_run(tmp_path: Path, simple_url: str, requirement: str, code: str) -> str:
     env = tmp_path / "user-env"
-    subprocess.run(["uv", "venv", "-q", "--python", sys.executable, str(env)], check=True)
-    subprocess.run(["uv", "pip", "install", "-q", "--python", str(env / "bin" / "python"), "--index-url",
+    subprocess.run([UV, "venv", "-q", "--python", sys.executable, str(env)], check=True)
+    subprocess.run([UV, "pip", "install", "-q", "--python", str(env / "bin" / "python"), "--index-url",
                     simple_url, "--no-cache", requirement], check=True)
     return subprocess.run([str(env / "bin" / "python"), "-c", code], check=True, capture_output=True,
                           text=True).stdout

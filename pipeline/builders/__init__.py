@@ -30,6 +30,7 @@ class BuildJob:
     test_command: str | None  # the buildspec's, if it sets one
     smoke_test: str  # an import of the project's import names
     source_date_epoch: str | None
+    before_sdist: str | None = None  # the buildspec's command that prepares generated sources
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,6 +40,7 @@ class Built:
     path: Path
     tools: dict[str, str]
     test: TestResult | None = None
+    identifier: str | None = None  # the planned identifier it was built for, where the builder knows
 
 
 class Builder(Protocol):
@@ -85,6 +87,29 @@ def choose(name: str, slice: Slice) -> Builder:
             hint=f"build it on its own runner ({slice.runner}), as the release workflow does",
         )
     return builder
+
+
+def run_before_sdist(command: str | None, project_dir: Path, log_file: Path) -> None:
+    """The buildspec's `before-sdist` command, in the project folder, its output in the
+    build log; raises `BuildFailed` with the log's tail if it fails."""
+    if not command:
+        return
+    import shutil
+    import subprocess
+
+    log.info("before-sdist: %s", command)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("a") as out:
+        out.write(f"$ {command}\n")
+        out.flush()
+        result = subprocess.run([shutil.which("bash") or "/bin/sh", "-c", command], cwd=project_dir,
+                                stdout=out, stderr=subprocess.STDOUT)
+    if result.returncode != 0:
+        raise BuildFailed(
+            f"before-sdist `{command}` failed (exit {result.returncode}) in {project_dir}; "
+            f"the end of {log_file}:\n{tail(log_file)}",
+            hint="fix the command, or run it by hand in the project folder to see why",
+        )
 
 
 def tail(log_file: Path, lines: int = 25) -> str:

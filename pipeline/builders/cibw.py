@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tomllib
 
+from pipeline import interpreters
 from pipeline.builders import BuildJob, Built, tail
 from pipeline.errors import BuildFailed
 from pipeline.planning import host_slice
@@ -53,7 +54,7 @@ class CibuildwheelBuilder:
         env = {
             **os.environ,
             "CIBW_BUILD": " ".join(job.slice.identifiers),
-            "CIBW_BUILD_FRONTEND": "build[uv]" if shutil.which("uv") else "build",
+            "CIBW_BUILD_FRONTEND": "build[uv]" if interpreters.uv_binary() else "build",
         }
         if job.test_command or not _project_has_test_command(job):
             test = job.test_command or job.smoke_test

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pipeline import interpreters, ui
-from pipeline.builders import BuildJob, Built, tail
+from pipeline.builders import BuildJob, Built, run_before_sdist, tail
 from pipeline.errors import BuildFailed
 from pipeline.planning import host_slice
 from pipeline.records import Slice
@@ -72,6 +72,7 @@ class LocalBuilder:
 
     def _sdist(self, job: BuildJob) -> Built:
         log_file = job.logdir / "sdist.log"
+        run_before_sdist(job.before_sdist, job.project_dir, log_file)
         before = set(job.outdir.glob("*.tar.gz"))
         _run([sys.executable, "-m", "build", "--sdist", "--installer", _installer(), "--outdir",
               str(job.outdir), str(job.project_dir)], log_file, job, "the sdist")
@@ -102,7 +103,7 @@ class LocalBuilder:
             wheel = next((raw / "repaired").glob("*.whl"))
         final = job.outdir / wheel.name
         shutil.move(wheel, final)
-        return Built(path=final, tools=self._tools(full))
+        return Built(path=final, tools=self._tools(full), identifier=identifier)
 
     def _tools(self, python: str) -> dict[str, str]:
         tools = {"build": _version("build"), "python": python, "uv": _version("uv")}

@@ -18,24 +18,29 @@ class Check:
     summary: str
 
 
+#: The rule for a default severity, written out per code in the README: an error is only
+#: what the target index refuses at upload (shared PYPI-RULES, read from warehouse), what
+#: breaks an install or an import, or a defect of the release itself (a planned file
+#: missing, a file untested). Everything else is a warning.
 CHECKS: dict[str, Check] = {
     c.code: c
     for c in (
         Check("WS001", "missing-file", "error", "a planned distribution is missing from the run"),
         Check("WS002", "unplanned-file", "error", "the run holds a distribution the plan does not name"),
         Check("WS003", "duplicate-file", "error", "two files answer the same planned identifier"),
-        Check("WS101", "metadata-render", "error", "the description does not render as PyPI requires"),
+        Check("WS101", "metadata-render", "error", "the description does not render, which PyPI refuses"),
         Check("WS102", "metadata-name", "error", "the metadata's name differs from the project's"),
         Check("WS103", "metadata-version", "error", "the metadata's version differs from the release's"),
         Check("WS104", "requires-python", "error", "Requires-Python differs from the project's"),
-        Check("WS105", "wheel-tags", "error", "the file name's tags differ from the WHEEL file's"),
+        Check("WS105", "wheel-tags", "warning", "the file name's tags differ from the WHEEL file's"),
         Check("WS106", "metadata-unreadable", "error", "the file's metadata cannot be read"),
-        Check("WS107", "metadata-version-unsupported", "error", "a Metadata-Version the index does not accept"),
-        Check("WS201", "linux-tag", "error", "a Linux wheel without a manylinux or musllinux tag"),
-        Check("WS202", "no-compiled-code", "error", "a platform-tagged wheel with no compiled code in it"),
-        Check("WS203", "missing-library", "error", "code loads a shared library by path that the wheel lacks"),
-        Check("WS204", "abi3-violation", "error", "an abi3 wheel uses more than the limited API (abi3audit)"),
-        Check("WS205", "pure-not-any", "error", "a pure-Python project's wheel is not py3-none-any"),
+        Check("WS107", "metadata-version-unsupported", "error", "a Metadata-Version packaging (and so PyPI) does not know"),
+        Check("WS108", "description-missing", "warning", "no long description, or no Description-Content-Type"),
+        Check("WS201", "platform-tag-refused", "error", "a platform tag PyPI refuses (linux_*, macOS 11+ minor, emscripten)"),
+        Check("WS202", "no-compiled-code", "warning", "a platform-tagged wheel with no compiled code in it"),
+        Check("WS203", "missing-library", "warning", "code loads a library from its own folder that the wheel lacks"),
+        Check("WS204", "abi3-violation", "warning", "an abi3 wheel uses more than the limited API (abi3audit)"),
+        Check("WS205", "pure-not-any", "warning", "a pure-Python project's wheel is not py3-none-any"),
         Check("WS301", "install-failed", "error", "the wheel does not install in a fresh environment"),
         Check("WS302", "import-failed", "error", "an import name does not import"),
         Check("WS303", "installed-version", "error", "the installed version differs from the release's"),
@@ -44,14 +49,14 @@ CHECKS: dict[str, Check] = {
         Check("WS306", "untested", "error", "a wheel no host has tested"),
         Check("WS401", "bytecode", "warning", "bytecode or __pycache__ in the wheel"),
         Check("WS402", "vcs-or-editor-files", "warning", "VCS or editor files in the wheel"),
-        Check("WS403", "duplicate-entries", "error", "the same path twice in the wheel"),
-        Check("WS404", "empty-wheel", "error", "a wheel with no modules or packages"),
+        Check("WS403", "duplicate-entries", "error", "the same path twice in the wheel, which PyPI refuses"),
+        Check("WS404", "empty-wheel", "warning", "a wheel with no modules or packages (fine for a meta-package)"),
         Check("WS405", "undeclared-toplevel", "warning", "top-level modules outside the declared import names"),
-        Check("WS406", "generic-toplevel", "error", "a generic top-level name (tests, config, api, utils, src...)"),
-        Check("WS407", "shadows-distribution", "error", "a top-level name that shadows a well-known distribution"),
-        Check("WS408", "record-mismatch", "error", "RECORD entries that do not match the wheel's files"),
-        Check("WS501", "sdist-no-pkg-info", "error", "the sdist has no PKG-INFO"),
-        Check("WS502", "sdist-wheel-differs", "error", "the wheel built from the sdist differs from the one shipped"),
+        Check("WS406", "generic-toplevel", "warning", "a generic top-level name (tests, config, utils...) the project does not own"),
+        Check("WS407", "shadows-distribution", "error", "a top-level name another distribution owns"),
+        Check("WS408", "record-mismatch", "warning", "RECORD entries that do not match the wheel's files"),
+        Check("WS501", "sdist-no-pkg-info", "error", "the sdist has no PKG-INFO, which PyPI refuses"),
+        Check("WS502", "sdist-wheel-differs", "error", "the wheel built from the sdist lacks files the shipped wheel has"),
         Check("WS503", "sdist-vcs", "warning", "VCS folders in the sdist"),
         Check("WS504", "sdist-caches", "warning", "caches or bytecode in the sdist"),
         Check("WS505", "sdist-venv", "warning", "a virtual environment in the sdist"),

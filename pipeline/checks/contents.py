@@ -19,7 +19,7 @@ import zipfile
 from collections import Counter
 from pathlib import Path, PurePosixPath
 
-from packaging.utils import parse_wheel_filename
+from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from pipeline.checks import Findings
 
@@ -33,19 +33,32 @@ GENERIC_NAMES = frozenset({
     "settings", "api", "utils", "util", "helpers", "common", "core", "data", "build", "dist", "benchmarks", "tools",
     "main", "app",
 })
-#: Top-level import names of well-known distributions a project must not shadow.
-WELL_KNOWN = {
-    "yaml": "PyYAML", "requests": "requests", "six": "six", "attr": "attrs", "dateutil": "python-dateutil",
-    "setuptools": "setuptools", "pkg_resources": "setuptools", "numpy": "numpy", "typing_extensions":
-    "typing-extensions", "urllib3": "urllib3", "certifi": "certifi", "idna": "idna", "packaging": "packaging",
-    "jwt": "PyJWT", "google": "protobuf", "bs4": "beautifulsoup4", "PIL": "pillow", "cv2": "opencv-python",
+#: Import names and the distribution that owns each on PyPI, where the two differ or
+#: where the name is one other projects have been caught shipping. A wheel of the owner
+#: (after PEP 503 normalisation) ships its own name; any other wheel shadows it.
+OWNERS = {
+    "yaml": "PyYAML", "_yaml": "PyYAML", "requests": "requests", "six": "six", "attr": "attrs", "attrs": "attrs",
+    "dateutil": "python-dateutil", "setuptools": "setuptools", "pkg_resources": "setuptools",
+    "_distutils_hack": "setuptools", "numpy": "numpy", "typing_extensions": "typing-extensions",
+    "urllib3": "urllib3", "certifi": "certifi", "idna": "idna", "packaging": "packaging", "jwt": "PyJWT",
+    "google.protobuf": "protobuf", "bs4": "beautifulsoup4", "PIL": "pillow", "cv2": "opencv-python",
     "sklearn": "scikit-learn", "dotenv": "python-dotenv", "magic": "python-magic", "serial": "pyserial",
     "jose": "python-jose", "docx": "python-docx", "pytest": "pytest", "toml": "toml", "simplejson": "simplejson",
 }
-#: A library named in a ctypes or cffi load, within the call's first 200 characters.
-LOADS_BY_PATH = re.compile(
-    r"""(?:CDLL|PyDLL|WinDLL|LoadLibrary|dlopen)\s*\((?s:.{0,200}?)["']([\w.+-]+\.(?:so(?:\.\d+)*|dylib|dll))["']"""
+#: Distributions that legitimately ship another's import name (drop-in forks and builds).
+ALSO_OWNED_BY = {
+    "cv2": ("opencv-python-headless", "opencv-contrib-python", "opencv-contrib-python-headless"),
+    "PIL": ("pillow-simd",), "jwt": ("pyjwt",), "magic": ("python-magic-bin",),
+}
+#: A library loaded from the package's own folder: a ctypes/cffi load whose argument
+#: joins ``__file__`` (or its folder) with a literal library file name.
+LOADS_FROM_PACKAGE = re.compile(
+    r"""(?:CDLL|PyDLL|WinDLL|LoadLibrary|dlopen)\s*\(([^()]*(?:\([^()]*(?:\([^()]*\)[^()]*)*\)[^()]*)*)\)"""
 )
+LIBRARY_NAME = re.compile(r"""["']([\w.+-]+\.(?:so(?:\.\d+)*|dylib|dll|pyd))["']""")
+#: Executable formats: ELF, Mach-O (32/64-bit, both byte orders, fat) and PE.
+BINARY_MAGIC = (b"\x7fELF", b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe",
+                b"\xca\xfe\xba\xbe", b"MZ")
 
 
 def _entries(wheel: zipfile.ZipFile) -> list[str]:
@@ -56,22 +69,97 @@ def _dist_info(names: list[str]) -> str | None:
     return next((n.split("/")[0] for n in names if n.count("/") == 1 and n.endswith(".dist-info/RECORD")), None)
 
 
-def top_levels(names: list[str]) -> set[str]:
-    """Top-level importable names, from the wheel's own files (purelib/platlib)."""
-    tops = set()
+def _importable(names: list[str]) -> list[str]:
+    """Paths as they land in site-packages: purelib/platlib of .data folded in, metadata out."""
+    out = []
     for name in names:
         first, _, rest = name.partition("/")
         if first.endswith(".dist-info"):
             continue
         if first.endswith(".data"):
-            parts = rest.split("/", 2)
-            if len(parts) < 3 or parts[0] not in ("purelib", "platlib"):
+            parts = rest.split("/", 1)
+            if len(parts) < 2 or parts[0] not in ("purelib", "platlib"):
                 continue
-            first, rest = parts[1], parts[2] if len(parts) > 2 else ""
+            name = parts[1]
+        out.append(name)
+    return out
+
+
+def _is_namespace(wheel: zipfile.ZipFile, paths: list[str], package: str) -> bool:
+    """A PEP 420 namespace (no __init__.py) or a pkgutil/pkg_resources-style one."""
+    inits = [n for n in wheel.namelist() if _importable([n]) == [f"{package}/__init__.py"]]
+    if not inits:
+        return any(p.startswith(package + "/") for p in paths)
+    text = wheel.read(inits[0]).decode(errors="replace")
+    return "extend_path" in text or "declare_namespace" in text
+
+
+def top_levels(names: list[str]) -> set[str]:
+    """Top-level importable names, from the wheel's own files (purelib/platlib)."""
+    tops = set()
+    for name in _importable(names):
+        first, _, rest = name.partition("/")
         module = first if rest else first.split(".")[0]
         if module.isidentifier():
             tops.add(module)
     return tops
+
+
+def claimed_names(wheel: zipfile.ZipFile, files: list[str]) -> set[str]:
+    """What a wheel puts on the import path: top-level names, and for a namespace
+    package (``google``) the packages inside it (``google.protobuf``), never the
+    shared namespace itself."""
+    paths = _importable(files)
+    claimed = set()
+    for top in top_levels(files):
+        if _is_namespace(wheel, paths, top):
+            inner = {p.split("/")[1].split(".")[0] for p in paths if p.startswith(top + "/") and p.count("/") >= 1}
+            claimed |= {f"{top}.{n}" for n in inner if n.isidentifier() and n != "__init__"}
+        else:
+            claimed.add(top)
+    return claimed
+
+
+def owns(project: str | None, name: str, declared: frozenset[str]) -> bool:
+    """Whether the distribution `project` owns the import name `name`: it declares it
+    (PEP 794 Import-Name, or the buildspec's import-names), or it is the owner PyPI
+    knows (after PEP 503 normalisation), or its own name is the import name."""
+    if name in declared or name.split(".")[0] in declared:
+        return True
+    if project is None:
+        return False
+    mine = canonicalize_name(project)
+    owners = [OWNERS.get(name), *ALSO_OWNED_BY.get(name, ())]
+    return mine in {canonicalize_name(o) for o in owners if o} or mine == canonicalize_name(name.split(".")[-1])
+
+
+def _compiled(wheel: zipfile.ZipFile, files: list[str]) -> list[str]:
+    """Compiled code anywhere in the wheel, scripts under .data included: by extension,
+    else by the file's first bytes (ELF, Mach-O, PE)."""
+    by_name = [f for f in files if f.endswith(COMPILED) or re.search(r"\.so\.\d", f)]
+    if by_name:
+        return by_name
+    found = []
+    for info in wheel.infolist():
+        if info.is_dir() or info.file_size < 64 or info.filename.endswith((".py", ".pyi", ".txt", ".json", ".md")):
+            continue
+        with wheel.open(info) as fh:
+            if fh.read(4).startswith(BINARY_MAGIC):
+                found.append(info.filename)
+                break
+    return found
+
+
+def _loads_missing(source: str, text: str, basenames: set[str]) -> list[str]:
+    """Libraries `source` loads from its own folder that are not in the wheel. A load by
+    bare name (``CDLL("kernel32.dll")``) or by a computed name is the system's affair."""
+    missing = []
+    for match in LOADS_FROM_PACKAGE.finditer(text):
+        arguments = match.group(1)
+        if "__file__" not in arguments and "dirname" not in arguments and "files(" not in arguments:
+            continue
+        missing += [lib for lib in LIBRARY_NAME.findall(arguments) if lib not in basenames]
+    return missing
 
 
 def _record_problems(wheel: zipfile.ZipFile, names: list[str]) -> list[str]:
@@ -96,10 +184,15 @@ def _record_problems(wheel: zipfile.ZipFile, names: list[str]) -> list[str]:
     return problems
 
 
-def check_wheel(path: Path, findings: Findings, *, native: bool | None, import_names: tuple[str, ...] = ()) -> None:
-    """Every contents and platform check on one wheel."""
+def check_wheel(path: Path, findings: Findings, *, native: bool | None, import_names: tuple[str, ...] = (),
+                project: str | None = None, declared: tuple[str, ...] = ()) -> None:
+    """Every contents and platform check on one wheel. `project` is the distribution the
+    wheel belongs to (default: its file name's), `declared` the import names its
+    metadata declares (PEP 794 Import-Name)."""
     name = path.name
-    _, _, _, tags = parse_wheel_filename(name)
+    dist, _, _, tags = parse_wheel_filename(name)
+    project = project or str(dist)
+    owned = frozenset(n.strip() for n in (*import_names, *declared))
     platform_tagged = any(t.platform != "any" for t in tags)
     with zipfile.ZipFile(path) as wheel:
         entries = wheel.namelist()
@@ -118,20 +211,20 @@ def check_wheel(path: Path, findings: Findings, *, native: bool | None, import_n
             findings.add("WS402", name, f"VCS or editor files in the wheel: {', '.join(junk[:5])}")
         for problem in _record_problems(wheel, files)[:5]:
             findings.add("WS408", name, problem)
-        tops = top_levels(files)
-        for top in sorted(tops & GENERIC_NAMES):
+        claimed = claimed_names(wheel, files)
+        for top in sorted(n for n in claimed if n in GENERIC_NAMES and not owns(project, n, owned)):
             findings.add("WS406", name, f"top-level package {top!r} is a generic name that collides with other "
                          "projects' files; move it under your package")
-        for top in sorted(tops & WELL_KNOWN.keys()):
-            findings.add("WS407", name, f"top-level {top!r} shadows the {WELL_KNOWN[top]} distribution")
+        for top in sorted(n for n in claimed if n in OWNERS and not owns(project, n, owned)):
+            findings.add("WS407", name, f"top-level {top!r} belongs to the {OWNERS[top]} distribution; installing "
+                         f"{project} would overwrite or shadow it")
         if import_names:
-            declared = {n.split(".")[0] for n in import_names}
-            outside = sorted(tops - declared)
+            declared_tops = {n.split(".")[0] for n in import_names}
+            outside = sorted(top_levels(files) - declared_tops)
             if outside:
                 findings.add("WS405", name, f"top-level {', '.join(outside)} outside the declared packages "
-                             f"({', '.join(sorted(declared))})")
-        compiled = [f for f in files if f.endswith(COMPILED) or re.search(r"\.so\.\d", f)]
-        if platform_tagged and not compiled:
+                             f"({', '.join(sorted(declared_tops))})")
+        if platform_tagged and not _compiled(wheel, files):
             findings.add("WS202", name, "the wheel is tagged for a platform but contains no compiled code; "
                          "build a py3-none-any wheel instead")
         if native is False and (platform_tagged or any(t.abi != "none" for t in tags)):
@@ -139,9 +232,11 @@ def check_wheel(path: Path, findings: Findings, *, native: bool | None, import_n
         basenames = {PurePosixPath(f).name for f in files}
         for source in (f for f in files if f.endswith(".py")):
             text = wheel.read(source).decode(errors="replace")
-            for library in LOADS_BY_PATH.findall(text):
-                if library not in basenames:
-                    findings.add("WS203", name, f"{source} loads {library}, which the wheel does not contain")
+            if "DLL" not in text and "dlopen" not in text and "LoadLibrary" not in text:
+                continue
+            for library in _loads_missing(source, text, basenames):
+                findings.add("WS203", name, f"{source} loads {library} from its own folder, which the wheel "
+                             "does not contain")
     if any(t.abi == "abi3" for t in tags):
         _abi3audit(path, findings)
 

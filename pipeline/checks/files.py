@@ -30,9 +30,14 @@ def _buildable_here(wheel: Path) -> bool:
 def check_files(paths: list[Path], findings: Findings, *, plan: Plan | None = None,
                 import_names: tuple[str, ...] = (), native: bool | None = None, parity: bool = True) -> None:
     for path in paths:
-        check_metadata(path, plan, findings)
+        meta = check_metadata(path, plan, findings)
         if path.name.endswith(".whl"):
-            check_wheel(path, findings, native=native, import_names=import_names)
+            fields = meta.fields if meta is not None else None
+            declared = tuple(fields.get_all("Import-Name") or []) + tuple(fields.get_all("Import-Namespace") or []) \
+                if fields is not None else ()
+            project = plan.project if plan is not None else (fields.get("Name") if fields is not None else None)
+            check_wheel(path, findings, native=native, import_names=import_names, project=project,
+                        declared=tuple(d.split(";")[0].strip() for d in declared))
         else:
             check_sdist(path, findings)
     if plan is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.message
 import email.parser
 import io
+import re
 import tarfile
 import zipfile
 from dataclasses import dataclass
@@ -47,29 +48,42 @@ def read_metadata(path: Path) -> DistMetadata:
         return DistMetadata(parser.parse(io.BytesIO(handle.read())), frozenset())
 
 
+def description_gaps(fields: email.message.Message) -> list[str]:
+    """What `twine check --strict` reports but PyPI accepts: no description, no content type."""
+    description = str(fields.get_payload() or fields.get("Description") or "").strip()
+    gaps = []
+    if fields.get("Description-Content-Type") is None:
+        gaps.append("Description-Content-Type is missing; PyPI then renders the description as "
+                    "reStructuredText (twine check --strict fails on this)")
+    if not description or description == "UNKNOWN":
+        gaps.append("the long description is missing; the project page on the index will be empty")
+    return gaps
+
+
 def render_problems(fields: email.message.Message) -> list[str]:
-    """What `twine check --strict` would report about the description."""
+    """Why the description would not render as PyPI renders it (PyPI refuses such an upload)."""
     import readme_renderer.markdown
     import readme_renderer.rst
 
-    description = fields.get_payload() or fields.get("Description") or ""
-    content_type = fields.get("Description-Content-Type")
-    problems = []
-    if content_type is None:
-        problems.append("Description-Content-Type is missing (twine check --strict fails on this)")
-    if not str(description).strip() or str(description).strip() == "UNKNOWN":
-        problems.append("the long description is missing")
-        return problems
-    kind = (content_type or "text/x-rst").split(";")[0].strip()
+    description = str(fields.get_payload() or fields.get("Description") or "")
+    if not description.strip() or description.strip() == "UNKNOWN":
+        return []
+    kind = (fields.get("Description-Content-Type") or "text/x-rst").split(";")[0].strip()
     renderer = {"text/x-rst": readme_renderer.rst, "text/markdown": readme_renderer.markdown}.get(kind)
     if kind not in ("text/plain", "text/x-rst", "text/markdown"):
-        problems.append(f"Description-Content-Type {kind!r} is not one PyPI renders")
-    elif renderer is not None and renderer.render(str(description), stream=io.StringIO()) is None:
-        problems.append(f"the description does not render as {kind}")
-    return problems
+        return [f"Description-Content-Type {kind!r} is not one PyPI renders"]
+    if renderer is not None and renderer.render(description, stream=io.StringIO()) is None:
+        return [f"the description does not render as {kind}"]
+    return []
 
 
-ACCEPTED_METADATA_VERSIONS = ("1.0", "1.1", "1.2", "2.1", "2.2", "2.3", "2.4")
+def accepted_metadata_versions() -> tuple[str, ...]:
+    """The Metadata-Versions an upload may carry: those `packaging` knows, which is what
+    warehouse validates uploads with (its forklift parses metadata through
+    packaging.metadata), so a new version is accepted here when packaging learns it."""
+    import packaging.metadata
+
+    return tuple(packaging.metadata._VALID_METADATA_VERSIONS)
 
 
 def check_metadata(path: Path, plan: Plan | None, findings: Findings) -> DistMetadata | None:
@@ -83,9 +97,12 @@ def check_metadata(path: Path, plan: Plan | None, findings: Findings) -> DistMet
     fields = meta.fields
     for problem in render_problems(fields):
         findings.add("WS101", name, problem)
-    if fields.get("Metadata-Version") not in ACCEPTED_METADATA_VERSIONS:
+    for gap in description_gaps(fields):
+        findings.add("WS108", name, gap)
+    accepted = accepted_metadata_versions()
+    if fields.get("Metadata-Version") not in accepted:
         findings.add("WS107", name, f"Metadata-Version {fields.get('Metadata-Version')!r} is not one PyPI accepts "
-                     f"({', '.join(ACCEPTED_METADATA_VERSIONS)})")
+                     f"({', '.join(accepted)}, as packaging knows them)")
     if plan is not None:
         _against_plan(name, fields, plan, findings)
     if name.endswith(".whl"):
@@ -109,10 +126,23 @@ def _tags(name: str, meta: DistMetadata, findings: Findings) -> None:
     declared = {str(t) for t in file_tags}
     if declared != set(meta.wheel_tags):
         findings.add("WS105", name, f"file name tags {sorted(declared)}, WHEEL says {sorted(meta.wheel_tags)}")
-    linux = [t for t in file_tags if t.platform.startswith("linux_")]
-    if linux:
-        findings.add("WS201", name, f"tag {linux[0].platform} is refused by PyPI; repair the wheel with "
-                     "auditwheel to get a manylinux tag")
+    for tag in sorted({t.platform for t in file_tags}):
+        reason = refused_platform(tag)
+        if reason:
+            findings.add("WS201", name, f"platform tag {tag}: {reason}")
+
+
+def refused_platform(platform: str) -> str | None:
+    """Why PyPI refuses a wheel's platform tag, or None (shared PYPI-RULES, from warehouse)."""
+    if platform.startswith("linux_") and platform not in ("linux_armv6l", "linux_armv7l"):
+        return "PyPI refuses plain linux_* tags; repair the wheel with auditwheel to get a manylinux tag"
+    if platform.startswith("emscripten_"):
+        return "PyPI refuses emscripten_* tags; use pyemscripten_* (pyodide) tags"
+    macos = re.fullmatch(r"macosx_(\d+)_(\d+)_\w+", platform)
+    if macos and int(macos.group(1)) >= 11 and macos.group(2) != "0":
+        return (f"PyPI refuses macOS {macos.group(1)}+ tags with a minor version; "
+                f"use macosx_{macos.group(1)}_0 (set MACOSX_DEPLOYMENT_TARGET={macos.group(1)}.0)")
+    return None
 
 
 def _specifier(value: str | None) -> SpecifierSet | None:

@@ -55,6 +55,7 @@ def make_record(plan: Plan, slice: Slice, builder: str, built: list[Built]) -> t
     """The record of a slice's files; raises if a file's version is not the release's."""
     artifacts, files = [], {}
     host = host_description()
+    _one_file_per_identifier(slice, built)
     for item in built:
         _name, version = distribution_of(item.path.name)
         if version != plan.version:
@@ -70,6 +71,44 @@ def make_record(plan: Plan, slice: Slice, builder: str, built: list[Built]) -> t
         files[item.path.name] = item.path
     record = BuildRecord(job=slice.name, slice=slice.name, runner=host, finished=now(), artifacts=tuple(artifacts))
     return record, files
+
+
+def _one_file_per_identifier(slice: Slice, built: list[Built]) -> None:
+    """Raise `BuildFailed` when two planned identifiers made one file, or a build made a
+    file of another identifier: the plan does not match what the backend builds."""
+    by_name: dict[str, list[str]] = {}
+    for item in built:
+        by_name.setdefault(item.path.name, []).append(item.identifier or "?")
+    for name, identifiers in by_name.items():
+        if len(identifiers) > 1:
+            raise BuildFailed(
+                f"planned identifiers {', '.join(identifiers[:-1])} and {identifiers[-1]} of slice {slice.name} "
+                f"{'both' if len(identifiers) == 2 else 'all'} built {name}",
+                hint="the backend builds one file for all of them (a pure wheel?); set kind = \"pure\" in the "
+                     "buildspec, or let kind = \"auto\" decide from what the backend builds",
+            )
+    for item in built:
+        made = identifier_of(item.path.name)
+        if item.identifier and made != item.identifier and item.identifier in slice.identifiers \
+                and made not in slice.identifiers:
+            raise BuildFailed(
+                f"building {item.identifier} of slice {slice.name} made {item.path.name}, which is {made}",
+                hint="the backend builds another kind of wheel than planned; set kind to match "
+                     "(\"pure\" for a py3-none-any wheel), or let kind = \"auto\" decide",
+            )
+
+
+def _not_made_twice(record: BuildRecord, earlier: list[Artifact]) -> None:
+    """Raise `BuildFailed` when a slice made a file another slice of the run made."""
+    for artifact in record.artifacts:
+        twin = next((a for a in earlier if a.name == artifact.name and a.slice != artifact.slice), None)
+        if twin is not None:
+            raise BuildFailed(
+                f"slices {twin.slice} ({twin.identifier}) and {artifact.slice} ({artifact.identifier}) "
+                f"both built {artifact.name}",
+                hint="two planned identifiers make one file; set kind = \"pure\" for a pure project, or narrow "
+                     "the slices in the buildspec",
+            )
 
 
 class Build:
@@ -96,7 +135,8 @@ class Build:
         names = plan.import_names or guess_import_names(project_dir, plan.project)
         job = dict(project_dir=project_dir, outdir=out, logdir=ctx.workdir, native=plan.native,
                    requires_python=plan.requires_python, test_command=plan.test_command,
-                   smoke_test=smoke_test(names), source_date_epoch=source_date_epoch(project_dir))
+                   smoke_test=smoke_test(names), source_date_epoch=source_date_epoch(project_dir),
+                   before_sdist=ctx.spec.before_sdist)
         sdist = None
         for s in todo:
             builder = builders.choose(ctx.options.builder, s)
@@ -105,6 +145,7 @@ class Build:
                 sdist = self._sdist(ctx, plan, job)
             built = builder.build(BuildJob(slice=s, sdist=sdist, **job))  # type: ignore[arg-type]
             record, files = make_record(plan, s, builder.name, built)
+            _not_made_twice(record, [*state.artifacts, *(a for r, _ in ctx.built for a in r.artifacts)])
             if s.name == "sdist":
                 sdist = built[0].path
             for a in record.artifacts:

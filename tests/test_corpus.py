@@ -1,0 +1,145 @@
+"""Reality is the test: wheelship on files and projects that no one here wrote.
+
+- `wheelship check` on the current sdists and wheels of the 100 most-downloaded PyPI
+  projects (tests/corpus/top-pypi.json) reports no error, and only the warnings
+  reviewed in tests/corpus/reviewed-warnings.tsv.
+- Each false alarm once raised on a real file has a test on that file.
+- `wheelship release --dry-run` of real projects' sdists, one or more per build
+  backend, passes against the sandbox (tests/corpus/releases.json). Build backends
+  are not pinned: the next backend or metadata change shows here first.
+
+Files come from PyPI into a cache, checked against their pinned SHA-256.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import tarfile
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from pipeline.cli import main
+from tests.corpus import HERE, by_project, entries, fetch
+
+pytestmark = [pytest.mark.integration, pytest.mark.real]
+
+REVIEWED = HERE / "reviewed-warnings.tsv"
+
+
+def _check(paths: list[Path], report: Path) -> tuple[int, list[dict[str, str]]]:
+    """`wheelship check` on one project's files, in a worker process."""
+    # --no-build: WS502 builds each sdist; the release corpus below covers it
+    code = main(["check", *map(str, paths), "--json", str(report), "-q", "--no-build"])
+    return code, json.loads(report.read_text())["findings"]
+
+
+def _reviewed() -> set[tuple[str, str]]:
+    with REVIEWED.open() as fh:
+        return {(row["file"], row["code"]) for row in csv.DictReader(fh, delimiter="\t")}
+
+
+def test_the_most_downloaded_projects_files_give_no_errors_and_only_reviewed_warnings(tmp_path):
+    projects = by_project()
+    assert len(projects) >= 100
+    with ProcessPoolExecutor(2) as pool:
+        futures = {name: pool.submit(_check, paths, tmp_path / f"{name}.json") for name, paths in projects.items()}
+        results = {name: future.result() for name, future in futures.items()}
+    findings = [f for _, found in results.values() for f in found]
+    errors = [f"{f['code']} {f['file']}: {f['message']}" for f in findings if f["severity"] == "error"]
+    assert errors == [], "\n".join(errors)
+    assert all(code == 0 for code, _ in results.values())
+    warnings = {(f["file"], f["code"]) for f in findings if f["severity"] == "warning"}
+    assert warnings == _reviewed(), f"new: {sorted(warnings - _reviewed())}; gone: {sorted(_reviewed() - warnings)}"
+    files = sum(len(paths) for paths in projects.values())
+    by_code = Counter(code for _, code in warnings)
+    (tmp_path / "figures.json").write_text(json.dumps({"files": files, "warnings": by_code}))
+    print(f"\ncorpus: {len(projects)} projects, {files} files, 0 errors, warnings by code: {dict(by_code)}")
+
+
+# --- each false alarm, on the real file that showed it ------------------------------------
+
+
+def _file(name: str) -> Path:
+    items = [e for e in entries() + entries("regressions.json") if e["filename"] == name]
+    assert items, f"{name} is not in the corpus lists"
+    return fetch(items[0])
+
+
+def _top(project: str, endswith: str) -> Path:
+    return fetch(next(e for e in entries() if e["project"] == project and str(e["filename"]).endswith(endswith)))
+
+
+def _findings(cli, tmp_path: Path, *paths: Path) -> list[dict[str, str]]:  # type: ignore[no-untyped-def]
+    report = tmp_path / "check.json"
+    result = cli("check", *paths, "--json", report, "--no-build")
+    assert result.code == 0, result.err
+    return json.loads(report.read_text())["findings"]  # type: ignore[no-any-return]
+
+
+def test_metadata_version_2_5_from_hatchling_is_accepted(cli, tmp_path):
+    sdist = _top("python-dateutil", ".tar.gz")
+    with tarfile.open(sdist) as archive:
+        pkg_info = next(m for m in archive.getmembers() if m.name.endswith("/PKG-INFO") and m.name.count("/") == 1)
+        handle = archive.extractfile(pkg_info)
+        assert handle is not None and handle.read().startswith(b"Metadata-Version: 2.5")
+    assert not [f for f in _findings(cli, tmp_path, sdist) if f["code"] == "WS107"]
+
+
+def test_no_description_content_type_is_a_warning_not_an_error(cli, tmp_path):
+    wheel = _top("six", ".whl")  # six 1.17.0 declares no Description-Content-Type
+    found = _findings(cli, tmp_path, wheel)
+    assert {(f["code"], f["severity"]) for f in found} == {("WS108", "warning")}
+    assert "Description-Content-Type is missing" in found[0]["message"]
+
+
+@pytest.mark.parametrize(("project", "name"), [("requests", "requests"), ("attrs", "attr"), ("pillow", "PIL"),
+                                               ("pyyaml", "yaml"), ("protobuf", "google"),
+                                               ("google-api-core", "google"), ("setuptools", "pkg_resources")])
+def test_a_projects_own_names_and_shared_namespaces_never_shadow(cli, tmp_path, project, name):
+    wheels = [fetch(e) for e in entries() if e["project"] == project and str(e["filename"]).endswith(".whl")]
+    assert wheels
+    found = _findings(cli, tmp_path, *wheels)
+    assert not [f for f in found if f["code"] in ("WS406", "WS407")], found
+
+
+def test_a_distribution_that_owns_a_generic_name_is_not_flagged(cli, tmp_path):
+    wheel = _file(next(str(e["filename"]) for e in entries("regressions.json") if e["project"] == "build"))
+    assert not [f for f in _findings(cli, tmp_path, wheel) if f["code"] == "WS406"]
+
+
+@pytest.mark.parametrize("project", ["ruff", "uv"])
+def test_an_executable_under_data_scripts_is_compiled_code(cli, tmp_path, project):
+    wheel = _file(next(str(e["filename"]) for e in entries("regressions.json") if e["project"] == project))
+    assert not [f for f in _findings(cli, tmp_path, wheel) if f["code"] == "WS202"]
+
+
+def test_a_system_library_loaded_by_name_is_not_a_missing_library(cli, tmp_path):
+    wheel = _top("pip", ".whl")  # pip's vendored truststore loads crypt32.dll and kernel32.dll by name
+    assert not [f for f in _findings(cli, tmp_path, wheel) if f["code"] == "WS203"]
+
+
+# --- real projects, released from their sdists --------------------------------------------
+
+
+RELEASES = entries("releases.json")
+
+
+@pytest.mark.parametrize("entry", RELEASES, ids=[str(e["project"]) for e in RELEASES])
+def test_a_real_project_releases_from_its_sdist(cli, sandbox_env, tmp_path, entry):
+    with tarfile.open(fetch(entry)) as archive:
+        archive.extractall(tmp_path / "src", filter="data")
+    (project,) = (tmp_path / "src").iterdir()
+    report = tmp_path / "report.json"
+    result = cli("release", project, "--tag", f"v{entry['version']}", "--dry-run",
+                 "--store", f"file://{tmp_path / 'store'}", "--json", report)
+    assert result.code == 0, result.err[-4000:]
+    facts = json.loads(report.read_text())
+    assert facts["version"] == entry["version"] and facts["verified"] is True
+    wheels = [f for f in facts["files"] if f["identifier"] != "sdist"]
+    assert wheels and all(f["test"]["status"] == "passed" for f in wheels)
+    assert all(f["publish"] == "would upload" for f in facts["files"])
+    assert not [f for f in facts["files"] for finding in f["findings"] if finding["severity"] == "error"]
