@@ -90,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dists", nargs="+", type=Path, metavar="DIST", help="wheels and sdists")
     p.add_argument("--spec", type=Path, help="a buildspec whose [checks] table changes severities")
     p.add_argument("--import-names", default="", help="comma-separated declared top-level packages")
+    p.add_argument("--no-build", action="store_true",
+                   help="skip WS502, which builds a wheel from the sdist to compare with the one shipped")
     p.add_argument("--json", dest="json_path", type=Path, metavar="FILE", help="write the findings as JSON")
     p.add_argument("-v", "--verbose", action="store_true")
     p.add_argument("-q", "--quiet", action="store_true")

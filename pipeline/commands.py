@@ -15,7 +15,8 @@ log = logging.getLogger(__name__)
 
 def _runs(args: argparse.Namespace) -> Runs:
     spec = load_spec(None, args.spec, store=args.store)
-    store = open_store(spec.store, endpoint_url=spec.s3_endpoint_url, region=spec.s3_region)
+    store = open_store(spec.store, endpoint_url=spec.s3_endpoint_url, region=spec.s3_region,
+                       attempts=spec.s3_attempts)
     return Runs(store, args.name, args.version)
 
 
@@ -23,7 +24,7 @@ def describe(state: RunState) -> dict[str, object]:
     plan = state.plan
     return {
         "run_id": plan.run_id, "planned": plan.created, "trigger": plan.trigger, "tag": plan.tag,
-        "index": plan.index.name, "dry_run": plan.dry_run,
+        "index": plan.index, "dry_run": plan.dry_run,
         "slices": {
             s.name: ({"built": r.finished, "runner": r.runner, "files": len(r.artifacts)}
                      if (r := state.records.get(s.name)) else None)
@@ -97,7 +98,7 @@ def check(args: argparse.Namespace) -> int:
     spec = load_spec(None, args.spec)
     findings = Findings(spec.checks)
     names = tuple(n.strip() for n in args.import_names.split(",") if n.strip())
-    check_files(list(args.dists), findings, import_names=names)
+    check_files(list(args.dists), findings, import_names=names, parity=not args.no_build)
     if args.json_path:
         write_json_atomic(args.json_path, {
             "files": [p.name for p in args.dists], "ok": not findings.errors,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,11 +11,14 @@ from typing import Any
 from packaging.version import Version
 
 from pipeline.errors import UsageError
+from pipeline.index import Listed
 from pipeline.project import Project
 from pipeline.records import BuildRecord, Plan
 from pipeline.runs import Runs, RunState
-from pipeline.spec import Spec
+from pipeline.spec import IndexConfig, Spec
 from pipeline.stores import Store, open_store
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,10 +68,12 @@ class Context:
     verification: dict[str, Any] | None = None
     publication: dict[str, Any] | None = None
     already_published: bool = False
+    listing: dict[str, Listed] | None = None  # what preflight found on the index, for publish to start from
 
     @functools.cached_property
     def store(self) -> Store:
-        return open_store(self.spec.store, endpoint_url=self.spec.s3_endpoint_url, region=self.spec.s3_region)
+        return open_store(self.spec.store, endpoint_url=self.spec.s3_endpoint_url, region=self.spec.s3_region,
+                          attempts=self.spec.s3_attempts)
 
     @property
     def runs(self) -> Runs:
@@ -76,6 +82,21 @@ class Context:
         if self.options.name and self.options.version:
             return Runs(self.store, self.options.name, self.options.version)
         raise UsageError("no project and version to find runs of")
+
+    @functools.cached_property
+    def index(self) -> IndexConfig:
+        """The run's index as the configuration in force now defines it: the buildspec,
+        WHEELSHIP_CONFIG, ~/.pypirc and --index decide where files go and which
+        credential they carry. A stored plan only names the index; if the URLs it
+        recorded differ from the configured ones, say so and use the configured ones."""
+        plan = self.need_plan()
+        index = self.spec.index(plan.index)
+        recorded = plan.index_urls.get("upload")
+        if recorded and recorded.rstrip("/") != index.upload_url.rstrip("/"):
+            log.warning("run %s was planned for %s at %s; the configuration in force puts %s at %s, and that is "
+                        "where it goes (a stored record never chooses an upload URL or a credential)",
+                        plan.run_id, plan.index, recorded, plan.index, index.upload_url)
+        return index
 
     def need_plan(self) -> Plan:
         assert self.plan is not None, "a stage ran before the plan was made or read"

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from pipeline.errors import PublishFailed, UsageError
-from pipeline.records import IndexTarget
+from pipeline.spec import IndexConfig
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def _oidc_available() -> bool:
     return bool(os.environ.get("ACTIONS_ID_TOKEN_REQUEST_URL") and os.environ.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN"))
 
 
-def find(index: IndexTarget) -> Credentials | None:
+def find(index: IndexConfig) -> Credentials | None:
     """The credentials for an index, or None if none are configured here."""
     token = os.environ.get(index.password_env)
     if token:
@@ -82,7 +82,7 @@ def find(index: IndexTarget) -> Credentials | None:
     return None
 
 
-def require(index: IndexTarget) -> Credentials:
+def require(index: IndexConfig) -> Credentials:
     """Credentials for an index; raises `UsageError` naming the variable to set."""
     found = find(index)
     if found is None:
@@ -97,7 +97,7 @@ def require(index: IndexTarget) -> Credentials:
     return found
 
 
-def mint_trusted(index: IndexTarget) -> Credentials:
+def mint_trusted(index: IndexConfig) -> Credentials:
     """Exchange the CI's OIDC identity for a short-lived upload token, through twine."""
     try:
         from twine.auth import CredentialInput, Resolver

@@ -72,6 +72,10 @@ class StoreError(WheelshipError):
     title = "artifact store error"
 
 
+class ObjectMissing(StoreError):
+    """The store has no object under a key (as opposed to failing to answer)."""
+
+
 class NothingToDo(WheelshipError):
     """The event or the run asks for no release (a branch push, a deleted tag)."""
 

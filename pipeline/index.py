@@ -22,8 +22,8 @@ import requests
 from pipeline import __version__
 from pipeline.credentials import Credentials, redact
 from pipeline.errors import PublishFailed
-from pipeline.records import IndexTarget
 from pipeline.retry import Transient, is_transient, retry_after
+from pipeline.spec import IndexConfig
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ def _metadata_fields(path: Path) -> list[tuple[str, Any]]:
 class Index:
     """One index, with optional credentials; thread-safe (a session per thread)."""
 
-    def __init__(self, target: IndexTarget, credentials: Credentials | None, *, timeout: float = 60.0) -> None:
+    def __init__(self, target: IndexConfig, credentials: Credentials | None, *, timeout: float = 60.0) -> None:
         self.target = target
         self.credentials = credentials
         self.timeout = timeout

@@ -3,28 +3,37 @@
 For each file, before uploading and again after any error, the index's listing
 decides: the same name with the same SHA-256 is already published (skip); the same
 name with another hash stops the release; absent means upload. Wheels go first,
-the sdist last. Afterwards the index must list every file with its hash, and each
-file downloaded from it must hash the same.
+the sdist last. Afterwards the index must list every file with its hash: the simple
+API's SHA-256 is the index's own statement of the bytes it holds (PyPI computes it
+on upload). Downloading each uploaded file back is an opt-in (`[publish]
+download-back = true`): it doubles a release's traffic.
+
+Every request (the probe, listings, uploads, downloads) runs under the one retry
+policy (pipeline.retry); a failure that outlasts it is a `PublishFailed`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from pipeline import ui
 from pipeline.errors import PublishFailed
 from pipeline.index import FileExists, Index, Listed
 from pipeline.records import Artifact, distribution_of
-from pipeline.retry import Transient, index_policy
+from pipeline.retry import Transient, call
 from pipeline.spec import PublishPolicy
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 UPLOADED, PRESENT, WOULD_UPLOAD = "uploaded", "already present", "would upload"
 
@@ -38,16 +47,23 @@ class Publisher:
     sleep: Callable[[float], None] | None = None
     _known: dict[str, Listed] = field(default_factory=dict, init=False)  # the listing publish began from
 
-    def _retrying(self):  # type: ignore[no-untyped-def]
-        kwargs = {"sleep": self.sleep} if self.sleep else {}
-        return index_policy(self.policy, **kwargs)
+    def _call(self, what: str, fn: Callable[..., T], *args: object, failed: str = "did not succeed") -> T:
+        return call(self.policy, what, fn, *args, failed=failed, sleep=self.sleep or time.sleep)
 
     def listing(self) -> dict[str, Listed]:
-        return self._retrying()(self.index.listing, self.project)
+        return self._call(f"listing {self.project} on {self.index.target.name} ({self.index.project_url(self.project)})",
+                          self.index.listing, self.project)
 
-    def publish(self, artifacts: list[Artifact], files: dict[str, Path]) -> dict[str, str]:
-        """Publish wheels, then the sdist; return each file's outcome."""
-        known = self._known = self.listing()
+    def probe(self) -> dict[str, Listed]:
+        """The index answers, and what it lists of the project: the preflight check."""
+        return self._call(f"index {self.index.target.name} at {self.index.project_url(self.project)}",
+                          self.index.listing, self.project, failed="did not answer")
+
+    def publish(self, artifacts: list[Artifact], files: dict[str, Path],
+                known: dict[str, Listed] | None = None) -> dict[str, str]:
+        """Publish wheels, then the sdist; return each file's outcome. `known` is a
+        listing taken moments before (preflight's), which saves a request."""
+        known = self._known = self.listing() if known is None else known
         self._warn_if_closed(artifacts, known)
         wheels = [a for a in artifacts if a.kind != "sdist"]
         sdists = [a for a in artifacts if a.kind == "sdist"]
@@ -106,17 +122,19 @@ class Publisher:
                 raise Transient(f"{artifact.name}: the index says it has the file; looking again") from None
             return UPLOADED
 
-        return self._retrying()(attempt)
+        return self._call(f"publishing {artifact.name} to {self.index.target.name}", attempt)
+
+    def _download_hash(self, listed: Listed) -> str:
+        return hashlib.sha256(self._call(f"downloading {listed.url}", self.index.download, listed.url)).hexdigest()
 
     def _hash_of(self, listed: Listed) -> str | None:
-        if listed.sha256:
-            return listed.sha256
-        return hashlib.sha256(self._retrying()(self.index.download, listed.url)).hexdigest()
+        return listed.sha256 or self._download_hash(listed)
 
     def confirm(self, artifacts: list[Artifact], outcomes: dict[str, str]) -> None:
-        """The index must list every planned file with its hash, and serve each file this
-        run uploaded byte for byte. Files found already there were matched by hash
-        before anything was sent; when nothing was sent, that listing stands."""
+        """The index must list every planned file with its hash (and, with download-back,
+        serve each file this run uploaded byte for byte). Files found already there were
+        matched by hash before anything was sent; when nothing was sent, that listing
+        stands."""
         uploaded = {name for name, outcome in outcomes.items() if outcome == UPLOADED}
         listing = self.listing() if uploaded else self._known
         wrong = []
@@ -126,8 +144,8 @@ class Publisher:
                 wrong.append(f"{artifact.name}: not listed")
                 continue
             served = None
-            if artifact.name in uploaded or listed.sha256 is None:
-                served = hashlib.sha256(self._retrying()(self.index.download, listed.url)).hexdigest()
+            if (artifact.name in uploaded and self.policy.download_back) or listed.sha256 is None:
+                served = self._download_hash(listed)
             if listed.sha256 not in (None, artifact.sha256) or served not in (None, artifact.sha256):
                 wrong.append(f"{artifact.name}: listed sha256 {listed.sha256}, served {served or 'not fetched'}, "
                              f"expected {artifact.sha256}")
@@ -137,8 +155,8 @@ class Publisher:
                 + "\n  ".join(wrong),
                 hint="run `wheelship publish` again; it uploads only what is missing",
             )
-        log.info("%s lists all %d files with their sha256; %d uploaded file(s) downloaded back and matched",
-                 self.index.target.name, len(artifacts), len(uploaded))
+        log.info("%s lists all %d files with their sha256%s", self.index.target.name, len(artifacts),
+                 f"; {len(uploaded)} uploaded file(s) downloaded back and matched" if self.policy.download_back else "")
 
 
 def _version_of(filename: str) -> str | None:

@@ -36,17 +36,6 @@ class Slice:
 
 
 @dataclass(frozen=True, kw_only=True)
-class IndexTarget:
-    """Where a run publishes; never holds a secret, only the variable's name."""
-
-    name: str
-    upload_url: str
-    simple_url: str
-    username: str
-    password_env: str
-
-
-@dataclass(frozen=True, kw_only=True)
 class Plan:
     """Every distribution a run must produce, grouped in slices; plan.json."""
 
@@ -57,13 +46,17 @@ class Plan:
     trigger: str
     created: str
     dry_run: bool
-    index: IndexTarget
+    #: The index by name. Where files go and which credential they carry come from the
+    #: configuration in force at publish time, never from a stored record.
+    index: str
     native: bool
     requires_python: str | None
     import_names: tuple[str, ...]
     test_command: str | None
     checks: dict[str, str] = field(default_factory=dict)
     slices: tuple[Slice, ...]
+    #: The index's URLs when the plan was made: a fact for display, never used to upload.
+    index_urls: dict[str, str] = field(default_factory=dict)
 
     def slice(self, name: str) -> Slice | None:
         return next((s for s in self.slices if s.name == name), None)
@@ -80,10 +73,13 @@ class Plan:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Self:
+        index = data["index"]
+        if isinstance(index, dict):  # written before plans named their index only
+            data = {**data, "index": index["name"],
+                    "index_urls": {"upload": index.get("upload_url", ""), "simple": index.get("simple_url", "")}}
         return cls(
             **{
                 **data,
-                "index": IndexTarget(**data["index"]),
                 "import_names": tuple(data["import_names"]),
                 "slices": tuple(Slice.from_json(s) for s in data["slices"]),
             }

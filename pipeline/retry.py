@@ -11,13 +11,17 @@ import email.utils
 import logging
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 import requests
 import tenacity
 
+from pipeline.errors import PublishFailed
 from pipeline.spec import PublishPolicy
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class Transient(Exception):
@@ -90,4 +94,24 @@ def index_policy(policy: PublishPolicy, *, initial: float = 0.5,
         reraise=True,
     )
 
+
+def call(policy: PublishPolicy, what: str, fn: Callable[..., T], *args: object, failed: str = "did not succeed",
+         sleep: Callable[[float], None] = time.sleep) -> T:
+    """`fn(*args)` under the index policy. A transient failure that outlasts the policy
+    is a `PublishFailed` naming the request, the attempts, the time and the last answer,
+    never an internal error."""
+    from pipeline.credentials import redact
+
+    started = time.monotonic()
+    retrying = index_policy(policy, sleep=sleep)
+    try:
+        return retrying(fn, *args)
+    except TRANSIENT as exc:
+        attempts = retrying.statistics.get("attempt_number", policy.attempts)
+        raise PublishFailed(
+            f"{what} {failed} after {attempts} attempts over {time.monotonic() - started:.1f} seconds; "
+            f"the last answer: {redact(str(exc) or type(exc).__name__)}",
+            hint="the index is down or overloaded; run the same command again later: it resumes where it "
+                 "stopped and never sends a file twice",
+        ) from None
 

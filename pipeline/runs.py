@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from packaging.utils import canonicalize_name
 
 from pipeline import ui
-from pipeline.errors import IntegrityError, StoreError
+from pipeline.errors import IntegrityError, ObjectMissing, StoreError
 from pipeline.records import Artifact, BuildRecord, Plan, sha256_of
 from pipeline.stores import Store
 
@@ -190,7 +190,7 @@ class Runs:
         tmp = staging / artifact.name
         try:
             self.store.get_file(self.key(run_id, "files", artifact.name), tmp)
-        except StoreError:
+        except ObjectMissing:
             raise IntegrityError(
                 f"{artifact.name} is recorded in run {run_id} but missing from the store",
                 hint=f"expected sha256 {artifact.sha256}; rebuild the slice {artifact.slice}",

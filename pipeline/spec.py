@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import UsageError
-from pipeline.records import IndexTarget
 
 SLICE_NAMES = (
     "sdist",
@@ -50,10 +49,9 @@ class IndexConfig:
     username: str = "__token__"
     password_env: str
 
-    def target(self) -> IndexTarget:
-        """The index as a run records it: names and URLs, never a secret."""
-        return IndexTarget(name=self.name, upload_url=self.upload_url, simple_url=self.simple_url,
-                           username=self.username, password_env=self.password_env)
+    def urls(self) -> dict[str, str]:
+        """The URLs a plan records beside the index's name, for display only."""
+        return {"upload": self.upload_url, "simple": self.simple_url}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,8 +61,9 @@ class PublishPolicy:
     attempts: int = 6
     max_wait: float = 30.0
     timeout: float = 60.0
-    concurrency: int = 2
+    concurrency: int = 4
     closed_after_days: int = 14  # PyPI refuses new files for older releases (since 2026-07)
+    download_back: bool = False  # the listing's sha256 is the proof; downloading doubles the traffic
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,12 +75,14 @@ class Spec:
     kind: str = "auto"
     import_names: tuple[str, ...] = ()
     test_command: str | None = None
+    before_sdist: str | None = None
     slices: tuple[str, ...] = ()
     prerelease_index: str = "testpypi"
     final_index: str = "pypi"
     indexes: Mapping[str, IndexConfig] = field(default_factory=dict)
     s3_endpoint_url: str | None = None
     s3_region: str | None = None
+    s3_attempts: int = 10
     publish: PublishPolicy = PublishPolicy()
     checks: Mapping[str, str] = field(default_factory=dict)
 
@@ -122,6 +123,10 @@ Check = Callable[[Any], str | None]  # returns what was expected, or None if fin
 
 def _is_str(value: Any) -> str | None:
     return None if isinstance(value, str) and value.strip() else "a non-empty string"
+
+
+def _is_bool(value: Any) -> str | None:
+    return None if isinstance(value, bool) else "true or false"
 
 
 def _is_url(value: Any) -> str | None:
@@ -177,13 +182,14 @@ INDEX_KEYS: dict[str, Check] = {
 }
 TABLES: dict[str, dict[str, Check]] = {
     "routing": {"prerelease": _is_str, "final": _is_str},
-    "s3": {"endpoint-url": _is_url, "region": _is_str},
+    "s3": {"endpoint-url": _is_url, "region": _is_str, "attempts": _positive(int)},
     "publish": {
         "attempts": _positive(int),
         "max-wait": _positive(float),
         "timeout": _positive(float),
         "concurrency": _positive(int),
         "closed-after-days": _positive(int),
+        "download-back": _is_bool,
     },
 }
 TOP_KEYS: dict[str, Check] = {
@@ -191,6 +197,7 @@ TOP_KEYS: dict[str, Check] = {
     "kind": _one_of("auto", "pure", "native"),
     "import-names": _is_names,
     "test-command": _is_str,
+    "before-sdist": _is_str,
     "slices": _list_of(*SLICE_NAMES),
 }
 ALL_TOP = [*TOP_KEYS, *TABLES, "indexes", "checks"]
@@ -294,12 +301,14 @@ def _apply(spec: Spec, data: Mapping[str, Any], source: str) -> Spec:
         kind=data.get("kind", spec.kind),
         import_names=tuple(data.get("import-names", spec.import_names)),
         test_command=data.get("test-command", spec.test_command),
+        before_sdist=data.get("before-sdist", spec.before_sdist),
         slices=tuple(data.get("slices", spec.slices)),
         prerelease_index=routing.get("prerelease", spec.prerelease_index),
         final_index=routing.get("final", spec.final_index),
         indexes=indexes,
         s3_endpoint_url=s3.get("endpoint-url", spec.s3_endpoint_url),
         s3_region=s3.get("region", spec.s3_region),
+        s3_attempts=s3.get("attempts", spec.s3_attempts),
         publish=replace(spec.publish, **publish),
         checks={**spec.checks, **data.get("checks", {})},
     )

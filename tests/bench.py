@@ -85,7 +85,7 @@ def bench_test_install(runs: int) -> dict[str, float]:
                 _run(f"{tmp}/env/bin/python", "-c", "import " + ", ".join(imports[wheel]), cwd=Path(tmp))
 
     def uv_floor() -> None:  # bare uv, two at a time
-        uv = shutil.which("uv") or str(BIN / "uv")
+        uv = str(BIN / "uv")
 
         def one(wheel: Path) -> None:
             with tempfile.TemporaryDirectory() as tmp:
@@ -107,15 +107,14 @@ def bench_publish(runs: int, box, load: dict[str, dict[str, float | None]]) -> d
     from pipeline.credentials import Credentials
     from pipeline.index import Index
     from pipeline.publishing import Publisher
-    from pipeline.records import IndexTarget
-    from pipeline.spec import PublishPolicy
+    from pipeline.spec import IndexConfig, PublishPolicy
     from tests.distfactory import make_release
 
     folder = Path(tempfile.mkdtemp(prefix="bench-publish-"))
     projects = {f"bench-{i}": make_release(folder / f"p{i}", f"bench-{i}", tags=("py3-none-any",)) for i in range(40)}
     files = [folder / f"p{i}" / a.name for i, arts in enumerate(projects.values()) for a in arts]
     server = box.pypi
-    target = IndexTarget(name="bench", upload_url=server.url, simple_url=server.url + "simple/", username="__token__",
+    target = IndexConfig(name="bench", upload_url=server.url, simple_url=server.url + "simple/", username="__token__",
                          password_env="X")
     env = {**os.environ, "TWINE_USERNAME": "__token__", "TWINE_PASSWORD": server.password,
            "UV_PUBLISH_USERNAME": "__token__", "UV_PUBLISH_PASSWORD": server.password}
@@ -141,7 +140,7 @@ def bench_publish(runs: int, box, load: dict[str, dict[str, float | None]]) -> d
     def uv_publish(check: bool) -> Callable[[], None]:
         def go() -> None:
             extra = ["--check-url", server.url + "simple/"] if check else []
-            _run(shutil.which("uv") or BIN / "uv", "publish", "--publish-url", server.url, *extra, *files, env=env)
+            _run(BIN / "uv", "publish", "--publish-url", server.url, *extra, *files, env=env)
 
         return go
 
@@ -193,7 +192,7 @@ def _cpu_seconds(pid: int) -> float | None:
 
 
 def bench_store(runs: int, box) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    from pipeline.records import Artifact, BuildRecord, IndexTarget, Plan, Slice, sha256_of
+    from pipeline.records import Artifact, BuildRecord, Plan, Slice, sha256_of
     from pipeline.runs import Runs
     from pipeline.stores.s3 import S3Store
 
@@ -210,8 +209,7 @@ def bench_store(runs: int, box) -> dict[str, float]:  # type: ignore[no-untyped-
                           for p in sorted(folder.iterdir()))
         record = BuildRecord(job="s", slice="s", runner="here", finished="now", artifacts=artifacts)
         plan = Plan(project="bench", version="1", run_id="r", tag="1", trigger="bench", created="now", dry_run=True,
-                    index=IndexTarget(name="x", upload_url="http://x/", simple_url="http://x/", username="u",
-                                      password_env="X"),
+                    index="x",
                     native=False, requires_python=None, import_names=(), test_command=None,
                     slices=(Slice(name="s", platform="any", arch="any", runner="here",
                                   identifiers=tuple(a.identifier for a in artifacts)),))

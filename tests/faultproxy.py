@@ -1,10 +1,12 @@
-"""A fault-injecting HTTP proxy between wheelship and a real pypiserver, on loopback.
+"""A fault-injecting HTTP proxy between wheelship and a real server (pypiserver or
+SeaweedFS's S3), on loopback.
 
 Each request draws from a seeded generator: pass through, or answer 503 / 502, or
 429 with Retry-After, reset the connection, stall past the client's timeout, or —
 the hard case — forward an upload to the server and then drop the answer. The
 proxy records every upload it forwards and whether the server already held that
-file, so a test can prove no file was ever sent twice.
+file, so a test can prove no file was ever sent twice. In front of S3 it keeps the
+Host header (S3 signs it) and answers throttling as S3 does (503 SlowDown).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class Ledger:
     requests: int = 0
     faults: int = 0
     kinds: dict[str, int] = field(default_factory=dict)  # faults injected, by kind
+    targets: dict[str, int] = field(default_factory=dict)  # faults injected, by kind of request
     uploads: list[str] = field(default_factory=list)  # file names forwarded to the server
     duplicate_uploads: list[str] = field(default_factory=list)  # forwarded while the server held the file
     on_request: Callable[[int, str], None] | None = None  # (count, phase) after "forwarded" / "received"
@@ -65,9 +68,10 @@ def _filename_of(body: bytes, content_type: str) -> str | None:
 
 
 class FaultProxy:
-    def __init__(self, upstream_port: int, packages: Path) -> None:
+    def __init__(self, upstream_port: int, packages: Path | None = None, *, s3: bool = False) -> None:
         self.upstream_port = upstream_port
         self.packages = packages
+        self.s3 = s3
         self.faults = Faults()
         self.ledger = Ledger()
         proxy = self
@@ -83,6 +87,15 @@ class FaultProxy:
 
             def do_POST(self) -> None:
                 proxy._handle(self, "POST")
+
+            def do_PUT(self) -> None:
+                proxy._handle(self, "PUT")
+
+            def do_HEAD(self) -> None:
+                proxy._handle(self, "HEAD")
+
+            def do_DELETE(self) -> None:
+                proxy._handle(self, "DELETE")
 
         class Server(http.server.ThreadingHTTPServer):
             def handle_error(self, request: object, client_address: object) -> None:
@@ -107,20 +120,29 @@ class FaultProxy:
 
     # --- behaviour -------------------------------------------------------
 
-    def _draw(self) -> str | None:
+    def _target(self, method: str, path: str) -> str:
+        if self.s3:
+            return {"PUT": "put", "GET": "list" if "list-type" in path or path.rstrip("/").count("/") <= 1
+                    else "get", "HEAD": "head"}.get(method, method.lower())
+        if method == "POST":
+            return "upload"
+        return "listing" if "/simple/" in path else "download" if "/packages/" in path else "probe"
+
+    def _draw(self, target: str) -> str | None:
         with self.ledger.lock:
             self.ledger.requests += 1
             if self.faults.rng.random() < self.faults.rate:
                 self.ledger.faults += 1
                 kind = self.faults.rng.choice(self.faults.kinds)
                 self.ledger.kinds[kind] = self.ledger.kinds.get(kind, 0) + 1
+                self.ledger.targets[target] = self.ledger.targets.get(target, 0) + 1
                 return kind
         return None
 
     def _handle(self, h: http.server.BaseHTTPRequestHandler, method: str) -> None:
         length = int(h.headers.get("Content-Length") or 0)
         body = h.rfile.read(length) if length else b""
-        fault = self._draw()
+        fault = self._draw(self._target(method, h.path))
         with self.ledger.lock:
             count = self.ledger.requests
         hook = self.ledger.on_request
@@ -133,6 +155,10 @@ class FaultProxy:
         if fault == "stall":
             time.sleep(self.faults.stall)
             return self._reset(h)
+        if fault in ("503", "502", "429") and self.s3:
+            code = {"503": "SlowDown", "502": "BadGateway", "429": "SlowDown"}[fault]
+            body = f"<?xml version='1.0'?><Error><Code>{code}</Code><Message>injected</Message></Error>".encode()
+            return self._answer(h, int(fault), b"" if method == "HEAD" else body, {"Content-Type": "application/xml"})
         if fault in ("503", "502"):
             return self._answer(h, int(fault), b"Service Unavailable" if fault == "503" else b"Bad Gateway")
         if fault == "429":
@@ -142,10 +168,10 @@ class FaultProxy:
             hook(count, "forwarded")
         if fault == "forward-then-drop":
             return self._reset(h)
-        self._answer(h, status, payload, headers)
+        self._answer(h, status, payload, headers, head=method == "HEAD")
 
     def _forward(self, h: http.server.BaseHTTPRequestHandler, method: str, body: bytes):  # type: ignore[no-untyped-def]
-        if method == "POST":
+        if method == "POST" and self.packages is not None:
             name = _filename_of(body, h.headers.get("Content-Type", ""))
             if name:
                 with self.ledger.lock:
@@ -154,12 +180,19 @@ class FaultProxy:
                         self.ledger.duplicate_uploads.append(name)
         conn = http.client.HTTPConnection("127.0.0.1", self.upstream_port, timeout=30)
         try:
-            headers = {k: v for k, v in h.headers.items() if k.lower() not in ("host", "connection")}
+            drop = ("connection",) if self.s3 else ("host", "connection")  # S3 signs the Host header
+            headers = {k: v for k, v in h.headers.items() if k.lower() not in drop}
             conn.request(method, h.path, body=body or None, headers=headers)
             response = conn.getresponse()
-            payload = response.read()
-            keep = {k: v for k, v in response.getheaders()
-                    if k.lower() in ("content-type", "location", "retry-after", "www-authenticate")}
+            payload = b"" if method == "HEAD" else response.read()
+            if self.s3:
+                keep = {k: v for k, v in response.getheaders()
+                        if k.lower() not in ("connection", "transfer-encoding", "content-length", "date", "server")}
+                if method == "HEAD":
+                    keep["Content-Length"] = response.getheader("Content-Length") or "0"
+            else:
+                keep = {k: v for k, v in response.getheaders()
+                        if k.lower() in ("content-type", "location", "retry-after", "www-authenticate")}
         finally:
             conn.close()
         return response.status, keep, payload
@@ -176,13 +209,16 @@ class FaultProxy:
 
     @staticmethod
     def _answer(h: http.server.BaseHTTPRequestHandler, status: int, payload: bytes,
-                headers: dict[str, str] | None = None) -> None:
+                headers: dict[str, str] | None = None, *, head: bool = False) -> None:
         h.send_response(status)
-        for key, value in (headers or {"Content-Type": "text/plain"}).items():
+        headers = dict(headers or {"Content-Type": "text/plain"})
+        length = headers.pop("Content-Length", None) if head else None
+        for key, value in headers.items():
             h.send_header(key, value)
-        h.send_header("Content-Length", str(len(payload)))
+        h.send_header("Content-Length", length or str(len(payload)))
         h.end_headers()
-        h.wfile.write(payload)
+        if not head:
+            h.wfile.write(payload)
 
     @staticmethod
     def _reset(h: http.server.BaseHTTPRequestHandler) -> None:

@@ -18,8 +18,8 @@ from pipeline.credentials import Credentials
 from pipeline.errors import PublishFailed
 from pipeline.index import Index
 from pipeline.publishing import Publisher
-from pipeline.records import IndexTarget, sha256_of
-from pipeline.spec import PublishPolicy
+from pipeline.records import sha256_of
+from pipeline.spec import IndexConfig, PublishPolicy
 from tests.conftest import BUILDSPECS, copy_project, index_files
 from tests.distfactory import make_release
 from tests.faultproxy import FaultProxy
@@ -37,14 +37,15 @@ def proxy(sandbox_env):  # type: ignore[no-untyped-def]
         yield running
 
 
-def _target(proxy: FaultProxy) -> IndexTarget:
-    return IndexTarget(name="faulty", upload_url=proxy.url, simple_url=proxy.url + "simple/",
+def _target(proxy: FaultProxy) -> IndexConfig:
+    return IndexConfig(name="faulty", upload_url=proxy.url, simple_url=proxy.url + "simple/",
                        username="__token__", password_env="WHEELSHIP_SANDBOX_PYPI_TOKEN")
 
 
-def _publisher(proxy: FaultProxy, box, project: str, waits: list[float]) -> Publisher:  # type: ignore[no-untyped-def]
+def _publisher(proxy: FaultProxy, box, project: str, waits: list[float],  # type: ignore[no-untyped-def]
+               download_back: bool = False) -> Publisher:
     creds = Credentials("__token__", box.pypi.password, "test")
-    policy = PublishPolicy(attempts=15, max_wait=0.05, timeout=0.25, concurrency=2)
+    policy = PublishPolicy(attempts=15, max_wait=0.05, timeout=0.25, concurrency=2, download_back=download_back)
     return Publisher(Index(_target(proxy), creds, timeout=policy.timeout), project, policy, sleep=waits.append)
 
 
@@ -57,8 +58,11 @@ def test_seeded_runs_under_faults_end_with_exactly_the_planned_files(proxy, sand
         artifacts = make_release(tmp_path / name, name)
         files = {a.name: tmp_path / name / a.name for a in artifacts}
         proxy.faults.reset(seed, RATE)
-        publisher = _publisher(proxy, sandbox_env, name, waits)
-        outcomes = publisher.publish(artifacts, files)
+        # every kind of request meets faults: the preflight probe, listings before and after,
+        # uploads, and (every fourth run, with download-back on) downloads
+        publisher = _publisher(proxy, sandbox_env, name, waits, download_back=seed % 4 == 0)
+        known = publisher.probe()
+        outcomes = publisher.publish(artifacts, files, known=known)
         publisher.confirm(artifacts, outcomes)
         assert set(outcomes.values()) <= {"uploaded", "already present"}, (seed, outcomes)
         expected.update({a.name: a.sha256 for a in artifacts})
@@ -68,9 +72,11 @@ def test_seeded_runs_under_faults_end_with_exactly_the_planned_files(proxy, sand
     assert ledger.duplicate_uploads == []  # the server never got a file it already held
     assert ledger.faults / ledger.requests >= 0.2
     assert all(ledger.kinds.get(k, 0) > 0 for k in ("503", "502", "429", "reset", "stall", "forward-then-drop"))
+    assert all(ledger.targets.get(k, 0) > 0 for k in ("listing", "upload", "download")), ledger.targets
     assert sum(1 for w in waits if w >= 1.0) >= ledger.kinds["429"]  # Retry-After: 1 was honoured
     (tmp_path.parent / "fault-counts.json").write_text(json.dumps({
         "runs": RUNS, "requests": ledger.requests, "faults": ledger.faults, "kinds": ledger.kinds,
+        "faulted_requests": ledger.targets,
         "uploads": len(ledger.uploads), "files": len(expected), "duplicates": len(ledger.duplicate_uploads)}))
 
 
@@ -153,3 +159,63 @@ def test_a_publish_killed_at_seeded_points_completes_on_the_next_run(proxy, sand
         assert len(proxy.ledger.uploads) == len(set(proxy.ledger.uploads)) == 6, seed
     assert kills == 20
     shutil.rmtree(root, ignore_errors=True)
+
+
+# --- every kind of index request under faults, through the CLI ------------------------------
+
+
+def test_an_index_that_never_answers_is_a_publish_error_not_a_crash(proxy, sandbox_env, stored_cext, tmp_path):
+    _, store = stored_cext
+    overlay = tmp_path / "faulty.toml"
+    overlay.write_text(Path(os.environ["WHEELSHIP_CONFIG"]).read_text() + (
+        f'\n[indexes.faulty]\nupload-url = "{proxy.url}"\nsimple-url = "{proxy.url}simple/"\n'
+        'password-env = "WHEELSHIP_SANDBOX_PYPI_TOKEN"\n[publish]\nattempts = 3\nmax-wait = 0.1\n'))
+    proxy.faults.reset(7, 1.0, ("503", "502", "reset"))
+    result = subprocess.run([sys.executable, "-m", "pipeline", "publish", "wheelship-demo-cext", "0.1.0rc1",
+                             "--store", store, "--index", "faulty"], capture_output=True, text=True,
+                            env={**os.environ, "WHEELSHIP_CONFIG": str(overlay)})
+    assert result.returncode == 7, result.stderr
+    assert "index faulty at " in result.stderr and "did not answer after 3 attempts over" in result.stderr
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+    assert index_files(sandbox_env, "pypi") == {}
+
+
+def test_a_tampered_plan_cannot_send_the_token_anywhere_else(cli, sandbox_env, stored_cext, tmp_path):
+    """A store writer rewrites plan.json: another upload URL, and AWS's secret as the token variable."""
+    import http.server
+
+    hits: list[str] = []
+
+    class Trap(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            hits.append(f"GET {self.path} {self.headers.get('Authorization')}")
+            self.send_response(404)
+            self.end_headers()
+
+        def do_POST(self) -> None:
+            hits.append(f"POST {self.path} {self.headers.get('Authorization')}")
+            self.send_response(200)
+            self.end_headers()
+
+    trap = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Trap)
+    threading.Thread(target=trap.serve_forever, daemon=True).start()
+    try:
+        root, store = stored_cext
+        plan_file = next((root / "store").rglob("plan.json"))
+        plan = json.loads(plan_file.read_text())
+        trap_url = f"http://127.0.0.1:{trap.server_address[1]}/"
+        plan["index"] = {"name": "testpypi", "upload_url": trap_url, "simple_url": trap_url + "simple/",
+                         "username": "__token__", "password_env": "AWS_SECRET_ACCESS_KEY"}
+        plan_file.write_text(json.dumps(plan))
+        result = cli("publish", "wheelship-demo-cext", "0.1.0rc1", "--store", store)
+        assert result.code == 0, result.err
+        assert f"planned for testpypi at {trap_url}" in result.err and sandbox_env.testpypi.url in result.err
+    finally:
+        trap.shutdown()
+        trap.server_close()
+    assert hits == []  # the tampered URL received nothing
+    assert len(index_files(sandbox_env, "testpypi")) == 6  # the configured index got the release
+    assert os.environ["AWS_SECRET_ACCESS_KEY"] not in result.text

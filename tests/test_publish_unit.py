@@ -12,9 +12,9 @@ import requests
 from pipeline.errors import PublishFailed
 from pipeline.index import FileExists, Listed, parse_listing
 from pipeline.publishing import PRESENT, UPLOADED, WOULD_UPLOAD, Publisher
-from pipeline.records import IndexTarget
+from pipeline.records import wheels_first
 from pipeline.retry import Transient, retry_after
-from pipeline.spec import PublishPolicy
+from pipeline.spec import IndexConfig, PublishPolicy
 from tests.distfactory import make_release
 
 
@@ -22,14 +22,21 @@ class FakeIndex:
     """An index in memory that can fail each call a set number of times."""
 
     def __init__(self) -> None:
-        self.target = IndexTarget(name="fake", upload_url="http://fake/", simple_url="http://fake/simple/",
+        self.target = IndexConfig(name="fake", upload_url="http://fake/", simple_url="http://fake/simple/",
                                   username="__token__", password_env="X")
         self.files: dict[str, tuple[str, str | None]] = {}  # name -> (sha256, upload time)
         self.uploads: list[str] = []
         self.fail_uploads: list[BaseException] = []
         self.store_then_fail = False
+        self.listing_fails_after = -1  # answer this many listings, then 503 for ever
+
+    def project_url(self, project: str) -> str:
+        return f"http://fake/simple/{project}/"
 
     def listing(self, project: str) -> dict[str, Listed]:
+        if self.listing_fails_after == 0:
+            raise Transient("listing pkg at http://fake/simple/pkg/: 503 Service Unavailable")
+        self.listing_fails_after -= 1
         return {n: Listed(n, f"http://fake/{n}", sha, when) for n, (sha, when) in self.files.items()}
 
     def upload(self, path: Path) -> None:
@@ -124,3 +131,26 @@ def test_retry_after_in_seconds_and_as_a_date():
     assert retry_after(response) == 7.0
     response.headers["Retry-After"] = "Wed, 21 Oct 2015 07:28:00 GMT"
     assert retry_after(response) == 0.0
+
+
+def test_a_probe_that_outlasts_the_policy_says_the_index_did_not_answer(release):
+    index = FakeIndex()
+    index.listing_fails_after = 0
+    with pytest.raises(PublishFailed) as info:
+        _publisher(index).probe()
+    message = str(info.value)
+    assert "index fake at http://fake/simple/pkg/ did not answer after 5 attempts over" in message
+    assert "503 Service Unavailable" in message and "check the index URL" not in message
+
+
+def test_a_listing_after_uploads_that_outlasts_the_policy_is_a_publish_error(release):
+    artifacts, files = release
+    index = FakeIndex()
+    index.listing_fails_after = 1  # the listing before publishing answers; the one after never does
+    publisher = _publisher(index)
+    outcomes = publisher.publish(wheels_first(artifacts), files)
+    with pytest.raises(PublishFailed) as info:
+        publisher.confirm(wheels_first(artifacts), outcomes)
+    assert "listing pkg on fake (http://fake/simple/pkg/) did not succeed after 5 attempts" in str(info.value)
+    assert "resumes where it stopped" in (info.value.hint or "")
+

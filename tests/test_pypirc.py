@@ -9,8 +9,7 @@ import pytest
 from pipeline import credentials
 from pipeline.cli import main
 from pipeline.errors import UsageError
-from pipeline.records import IndexTarget
-from pipeline.spec import load_spec
+from pipeline.spec import IndexConfig, load_spec
 
 PYPIRC = """\
 [distutils]
@@ -61,23 +60,23 @@ def test_the_buildspec_overrides_a_pypirc_repository(pypirc: Path, tmp_path: Pat
 def test_the_file_password_is_used_after_the_variables_and_only_for_its_own_url(
         pypirc: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     spec = load_spec(None, None)
-    found = credentials.find(spec.index("corp").target())
+    found = credentials.find(spec.index("corp"))
     assert found is not None and found.username == "ci-bot" and found.password == "c0rp%secret-0123456789"
     assert found.source == f"{pypirc} [corp]"
     assert "c0rp%secret" not in credentials.redact("the index said: c0rp%secret-0123456789")
 
     monkeypatch.setenv("TWINE_PASSWORD", "twine-wins-0123456789")
-    assert credentials.require(spec.index("corp").target()).source == "TWINE_PASSWORD"
+    assert credentials.require(spec.index("corp")).source == "TWINE_PASSWORD"
     monkeypatch.setenv("CORP_API_TOKEN", "variable-wins-0123456789")
-    assert credentials.require(spec.index("corp").target()).source == "CORP_API_TOKEN"
+    assert credentials.require(spec.index("corp")).source == "CORP_API_TOKEN"
 
     # an index called pypi that uploads elsewhere (the sandbox, a mirror) never gets PyPI's password
     monkeypatch.delenv("CORP_API_TOKEN")
     monkeypatch.delenv("TWINE_PASSWORD")
-    elsewhere = IndexTarget(name="pypi", upload_url="http://127.0.0.1:9/", simple_url="http://127.0.0.1:9/simple/",
+    elsewhere = IndexConfig(name="pypi", upload_url="http://127.0.0.1:9/", simple_url="http://127.0.0.1:9/simple/",
                             username="__token__", password_env="PYPI_API_TOKEN")
     assert credentials.find(elsewhere) is None
-    assert credentials.find(spec.index("pypi").target()).source == f"{pypirc} [pypi]"  # type: ignore[union-attr]
+    assert credentials.find(spec.index("pypi")).source == f"{pypirc} [pypi]"  # type: ignore[union-attr]
 
 
 def test_without_index_servers_only_pypi_and_testpypi_count(pypirc: Path) -> None:

@@ -9,7 +9,6 @@ import pytest
 from pipeline.records import (
     Artifact,
     BuildRecord,
-    IndexTarget,
     Plan,
     Slice,
     TestResult,
@@ -46,8 +45,7 @@ def _artifact(name: str, kind: str = "wheel") -> Artifact:
 
 def test_records_round_trip_through_json() -> None:
     plan = Plan(project="x", version="1.0", run_id="r1", tag="v1.0", trigger="cli", created="t", dry_run=False,
-                index=IndexTarget(name="pypi", upload_url="u", simple_url="s", username="__token__",
-                                  password_env="PYPI_API_TOKEN"),
+                index="pypi",
                 native=True, requires_python=">=3.9", import_names=("x",), test_command=None,
                 slices=(Slice(name="sdist", platform="any", arch="any", runner="ubuntu-latest",
                               identifiers=("sdist",)),))

@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 from pipeline.errors import IntegrityError, StoreError
-from pipeline.records import Artifact, BuildRecord, IndexTarget, Plan, Slice, sha256_of
+from pipeline.records import Artifact, BuildRecord, Plan, Slice, sha256_of
 from pipeline.runs import Runs
 from pipeline.stores import open_store
 from tests.conftest import BUILDSPECS, copy_project, index_files, run_subprocess
@@ -127,8 +127,7 @@ def test_an_upload_killed_half_way_resumes_without_resending(sandbox_env, s3_sto
     runs = Runs(store, "big", "1.0")
     runs.write_plan(Plan(
         project="big", version="1.0", run_id="r1", tag="v1.0", trigger="test", created="now", dry_run=True,
-        index=IndexTarget(name="x", upload_url="http://127.0.0.1:1/", simple_url="http://127.0.0.1:1/simple/",
-                          username="__token__", password_env="X"),
+        index="x",
         native=False, requires_python=None, import_names=(), test_command=None,
         slices=(Slice(name="s", platform="any", arch="any", runner="here", identifiers=tuple(a.identifier for a in artifacts)),),
     ))
@@ -211,3 +210,67 @@ def test_cfn_lint_passes_on_the_infra_template():
     for needed in ("VersioningConfiguration", "BlockPublicPolicy: true", "aws:SecureTransport",
                    "ExpirationInDays: !Ref RunExpiryDays", "refs/tags/*", "sts:AssumeRoleWithWebIdentity"):
         assert needed in text
+
+
+# --- the store under faults, through a proxy that keeps the Host header S3 signs ----------------
+
+S3_FAULTS = ("503", "502", "429", "reset", "forward-then-drop")
+
+
+def _small_run(store, folder: Path, name: str, count: int) -> tuple[Runs, BuildRecord]:  # type: ignore[no-untyped-def]
+    folder.mkdir(parents=True)
+    artifacts = []
+    for i in range(count):
+        path = folder / f"{name}-1.0-{i}.bin"
+        path.write_bytes(os.urandom(20_000 + i))
+        artifacts.append(Artifact(name=path.name, identifier=f"id{i}", slice="s", kind="wheel", sha256=sha256_of(path),
+                                  size=path.stat().st_size, builder="test", tools={}, built_on="here"))
+    runs = Runs(store, name, "1.0")
+    runs.write_plan(Plan(project=name, version="1.0", run_id="r1", tag="v1.0", trigger="test", created="now",
+                         dry_run=True, index="x", native=False, requires_python=None, import_names=(),
+                         test_command=None, slices=(Slice(name="s", platform="any", arch="any", runner="here",
+                                                          identifiers=tuple(a.identifier for a in artifacts)),)))
+    return runs, BuildRecord(job="s", slice="s", runner="here", finished="now", artifacts=tuple(artifacts))
+
+
+def test_storing_and_fetching_survive_faults_byte_identical(sandbox_env, tmp_path, monkeypatch):
+    from tests.faultproxy import FaultProxy
+
+    assert sandbox_env.s3 is not None
+    with FaultProxy(sandbox_env.s3.ports["s3"], s3=True) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", proxy.url.rstrip("/"))
+        for seed in range(8):
+            proxy.faults.reset(seed, 0.3, S3_FAULTS)
+            store = open_store(f"s3://{sandbox_env.s3.bucket}/faults-{seed}")
+            runs, record = _small_run(store, tmp_path / f"in-{seed}", f"faulty{seed}", 4)
+            runs.store_record(record, {a.name: tmp_path / f"in-{seed}" / a.name for a in record.artifacts}, "r1")
+            fetched = runs.fetch(runs.read("r1"), tmp_path / f"out-{seed}")
+            for a in record.artifacts:
+                assert fetched[a.name].read_bytes() == (tmp_path / f"in-{seed}" / a.name).read_bytes()
+        ledger = proxy.ledger
+    assert ledger.faults / ledger.requests >= 0.2
+    assert all(ledger.kinds.get(k, 0) > 0 for k in S3_FAULTS), ledger.kinds
+    assert all(ledger.targets.get(k, 0) > 0 for k in ("put", "get", "head")), ledger.targets
+    (tmp_path.parent / "s3-fault-counts.json").write_text(json.dumps({
+        "runs": 8, "requests": ledger.requests, "faults": ledger.faults, "kinds": ledger.kinds,
+        "faulted_requests": ledger.targets}))
+
+
+def test_faults_that_outlast_the_policy_are_a_store_error_naming_the_object(cli, sandbox_env, tmp_path, monkeypatch):
+    from tests.faultproxy import FaultProxy
+
+    assert sandbox_env.s3 is not None
+    prefix = f"s3://{sandbox_env.s3.bucket}/outlast"
+    runs, record = _small_run(open_store(prefix), tmp_path / "in", "outlast", 2)
+    runs.store_record(record, {a.name: tmp_path / "in" / a.name for a in record.artifacts}, "r1")
+    overlay = tmp_path / "few.toml"
+    overlay.write_text(Path(os.environ["WHEELSHIP_CONFIG"]).read_text().replace(
+        'region = "us-east-1"', 'region = "us-east-1"\nattempts = 2'))
+    monkeypatch.setenv("WHEELSHIP_CONFIG", str(overlay))
+    with FaultProxy(sandbox_env.s3.ports["s3"], s3=True) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", proxy.url.rstrip("/"))
+        proxy.faults.reset(3, 1.0, ("503", "reset"))
+        result = cli("fetch", "outlast", "1.0", "--run-id", "r1", "--store", prefix, "-o", tmp_path / "out")
+    assert result.code == StoreError.exit_code, result.err
+    assert "outlast/1.0/r1/" in result.err and "internal error" not in result.err
+    assert "run the same command again" in result.err

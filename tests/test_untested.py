@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.records import BuildRecord, IndexTarget, Plan, Slice, TestResult
+from pipeline.records import BuildRecord, Plan, Slice, TestResult
 from pipeline.runs import Runs
 from pipeline.stores import open_store
 from tests.distfactory import make_release
@@ -25,9 +25,7 @@ def _stored_run(tmp_path, tested: bool) -> str:  # type: ignore[no-untyped-def]
     store = f"file://{tmp_path / 'store'}"
     runs = Runs(open_store(store), "macpkg", "1.0")
     plan = Plan(project="macpkg", version="1.0", run_id="r1", tag="v1.0", trigger="test", created="now",
-                dry_run=True, index=IndexTarget(name="pypi", upload_url="http://127.0.0.1:9/",
-                                                simple_url="http://127.0.0.1:9/simple/", username="__token__",
-                                                password_env="X"),
+                dry_run=True, index="pypi",
                 native=True, requires_python=None, import_names=("macpkg",), test_command=None,
                 slices=(Slice(name="sdist", platform="any", arch="any", runner="ubuntu-latest", identifiers=("sdist",)),
                         Slice(name="macos-arm64", platform="macos", arch="arm64", runner="macos-latest",

@@ -9,7 +9,7 @@ from pipeline.context import Context
 from pipeline.errors import UsageError
 from pipeline.project import load_project
 from pipeline.runs import Runs
-from pipeline.stages.plan import target_index
+from pipeline.stages.plan import routed_index
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class Load:
         if ctx.options.command == "publish":  # a dry-run's run may be published for real later
             plan = replace(plan, dry_run=ctx.options.dry_run)
         if ctx.options.index:
-            plan = replace(plan, index=target_index(ctx, ctx.options.index, False))
+            plan = replace(plan, index=routed_index(ctx, ctx.options.index, False))
         ctx.plan = plan
 
 
@@ -50,7 +50,7 @@ class LoadForBuild:
         assert ctx.options.project_dir is not None
         if not ctx.options.run_id:
             raise UsageError("build needs --run-id", hint="`wheelship plan` prints the run id")
-        project = ctx.project = load_project(ctx.options.project_dir, ctx.spec.kind)
+        project = ctx.project = load_project(ctx.options.project_dir)
         state = Runs(ctx.store, project.canonical_name, str(project.version)).read(ctx.options.run_id)
         ctx.state, ctx.plan = state, state.plan
         log.info("building for run %s of %s %s", state.run_id, state.plan.project, state.plan.version)

@@ -26,26 +26,26 @@ class Publish:
         return None
 
     def run(self, ctx: Context) -> None:
-        plan, state = ctx.need_plan(), ctx.need_state()
+        plan, state, config = ctx.need_plan(), ctx.need_state(), ctx.index
         artifacts = wheels_first(state.artifacts)
         if not all(a.name in ctx.files for a in artifacts):
             ctx.files = ctx.runs.fetch(state, ctx.workdir / "publish")
         creds = None
         if not plan.dry_run:
-            creds = credentials.require(plan.index)
+            creds = credentials.require(config)
             if creds.source == "trusted publishing":
-                creds = credentials.mint_trusted(plan.index)
-        index = Index(plan.index, creds, timeout=ctx.spec.publish.timeout)
+                creds = credentials.mint_trusted(config)
+        index = Index(config, creds, timeout=ctx.spec.publish.timeout)
         publisher = Publisher(index, plan.project, ctx.spec.publish, dry_run=plan.dry_run)
-        outcomes = publisher.publish(artifacts, ctx.files)
+        outcomes = publisher.publish(artifacts, ctx.files, known=ctx.listing)
         if plan.dry_run:
             would = [n for n, o in outcomes.items() if o == WOULD_UPLOAD]
             log.info("dry run: %d file(s) would be uploaded to %s (%s), %d already there", len(would),
-                     plan.index.name, plan.index.upload_url, len(outcomes) - len(would))
+                     config.name, config.upload_url, len(outcomes) - len(would))
         else:
             publisher.confirm(artifacts, outcomes)
         ctx.publication = {
-            "index": plan.index.name, "upload_url": plan.index.upload_url, "dry_run": plan.dry_run,
+            "index": config.name, "upload_url": config.upload_url, "dry_run": plan.dry_run,
             "files": outcomes, "finished": now(), "host": host_description(),
         }
         if not plan.dry_run:

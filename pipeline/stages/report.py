@@ -31,7 +31,7 @@ def facts(ctx: Context) -> dict[str, Any]:
         })
     return {
         "project": plan.project, "version": plan.version, "run_id": plan.run_id, "tag": plan.tag,
-        "index": plan.index.name, "upload_url": plan.index.upload_url, "dry_run": plan.dry_run,
+        "index": plan.index, "upload_url": ctx.index.upload_url, "dry_run": plan.dry_run,
         "store": ctx.store.url, "verified": (ctx.verification or {}).get("ok"), "files": files,
     }
 
@@ -130,7 +130,7 @@ class PlanReport:
 
     def run(self, ctx: Context) -> None:
         plan = ctx.need_plan()
-        data = {**plan.to_json(), "index": plan.index.name, "upload_url": plan.index.upload_url,
+        data = {**plan.to_json(), "upload_url": ctx.index.upload_url,
                 "matrix": github_matrix(plan)}
         if ctx.options.json_path:
             write_json_atomic(ctx.options.json_path, data)

@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from pipeline.errors import StoreError
+from pipeline.errors import ObjectMissing, StoreError
 from pipeline.records import sha256_of
 
 
@@ -50,7 +50,7 @@ class DirectoryStore:
         try:
             shutil.copyfile(self._path(key), dest)
         except FileNotFoundError:
-            raise StoreError(f"{key} is missing from {self.url}") from None
+            raise ObjectMissing(f"{key} is missing from {self.url}") from None
 
     def put_json(self, key: str, data: bytes) -> None:
         self._write(key, lambda fh: fh.write(data))

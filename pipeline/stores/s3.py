@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.errors import StoreError
+from pipeline.errors import ObjectMissing, StoreError
 
 if TYPE_CHECKING:
     from botocore.exceptions import ClientError
@@ -25,10 +25,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MiB = 1 << 20
+ATTEMPTS = 10  # at a 30% fault rate, ten failures in a row come once in 170,000 requests
 
 
 class S3Store:
-    def __init__(self, url: str, *, endpoint_url: str | None = None, region: str | None = None) -> None:
+    def __init__(self, url: str, *, endpoint_url: str | None = None, region: str | None = None,
+                 attempts: int = ATTEMPTS, read_timeout: float = 120.0) -> None:
         import boto3
         import botocore.config
         from boto3.s3.transfer import TransferConfig
@@ -40,9 +42,14 @@ class S3Store:
         self.prefix = prefix.strip("/")
         self.url = url
         self.endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or endpoint_url
+        # The store's retry policy is botocore's own standard mode, sized for a release:
+        # every request (HEAD, PUT, GET, LIST, each multipart part) is retried on
+        # connection errors, 500/502/503/504, throttling (503 SlowDown, 429) and
+        # timeouts, with capped exponential backoff and jitter, up to ATTEMPTS times.
+        # A PUT whose answer was lost is sent again; that is safe, the bytes are the same.
         config = botocore.config.Config(
-            retries={"mode": "standard", "max_attempts": 5},
-            connect_timeout=5, read_timeout=120, max_pool_connections=32,
+            retries={"mode": "standard", "max_attempts": attempts},
+            connect_timeout=5, read_timeout=read_timeout, max_pool_connections=32,
         )
         session = boto3.session.Session()
         self.client = session.client(
@@ -59,6 +66,8 @@ class S3Store:
     def _errors(self, doing: str) -> Iterator[None]:
         """Translate boto's failures into a `StoreError` that says what to do."""
         import botocore.exceptions as bx
+        from boto3.exceptions import S3UploadFailedError
+        from s3transfer.exceptions import RetriesExceededError, S3DownloadFailedError
 
         where = f"{self.url}" + (f" at {self.endpoint}" if self.endpoint else "")
         try:
@@ -66,9 +75,14 @@ class S3Store:
         except bx.NoCredentialsError:
             raise StoreError(f"no AWS credentials to {doing} in {where}",
                              hint="set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile, or an OIDC role") from None
-        except (bx.EndpointConnectionError, bx.ConnectTimeoutError, bx.ReadTimeoutError) as exc:
+        except (bx.EndpointConnectionError, bx.ConnectTimeoutError) as exc:
             raise StoreError(f"cannot reach the S3 endpoint to {doing} in {where}: {exc}",
                              hint="check AWS_ENDPOINT_URL_S3 or [s3] endpoint-url, and that the server runs") from None
+        except (bx.BotoCoreError, RetriesExceededError, S3UploadFailedError, S3DownloadFailedError) as exc:  # retries exhausted: resets, read timeouts, streams cut
+            raise StoreError(f"could not {doing} in {where}: {type(exc).__name__}: {exc} (the store's retry "
+                             "policy gave up)",
+                             hint="the S3 server is failing or overloaded; run the same command again: "
+                                  "objects already stored are not sent again") from None
         except bx.ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code in ("NoSuchBucket",):
@@ -78,7 +92,9 @@ class S3Store:
                 raise StoreError(f"the S3 server refused our credentials to {doing} in {where} ({code})",
                                  hint="check the AWS credentials and that they may use this bucket prefix") from None
             raise StoreError(f"S3 error {code or '?'} while trying to {doing} in {where}: "
-                             f"{exc.response.get('Error', {}).get('Message', '')}") from None
+                             f"{exc.response.get('Error', {}).get('Message', '')} (after the store's retries)",
+                             hint="the S3 server is failing or overloaded; run the same command again: "
+                                  "objects already stored are not sent again") from None
 
     @functools.cached_property
     def _sha256_checksums(self) -> bool:
@@ -103,7 +119,7 @@ class S3Store:
                 self.client.download_file(self.bucket, self._key(key), str(dest), Config=self.transfer)
             except bx.ClientError as exc:
                 if _missing(exc):
-                    raise StoreError(f"{key} is missing from {self.url}") from None
+                    raise ObjectMissing(f"{key} is missing from {self.url}") from None
                 raise
 
     def put_json(self, key: str, data: bytes) -> None:
