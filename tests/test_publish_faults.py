@@ -105,6 +105,15 @@ def test_a_file_on_the_index_with_another_hash_stops_the_release(proxy, sandbox_
     assert "never replaces a file" in (info.value.hint or "")
 
 
+def _faulty_overlay(proxy: FaultProxy, tmp_path: Path, extra: str = "") -> Path:
+    """The sandbox's overlay plus an index `faulty` behind the proxy."""
+    overlay = tmp_path / "faulty.toml"
+    overlay.write_text(Path(os.environ["WHEELSHIP_CONFIG"]).read_text() + (
+        f'\n[indexes.faulty]\nupload-url = "{proxy.url}"\nsimple-url = "{proxy.url}simple/"\n'
+        'password-env = "WHEELSHIP_SANDBOX_PYPI_TOKEN"\n') + extra)
+    return overlay
+
+
 # --- crash and resume ------------------------------------------------------------
 
 
@@ -124,10 +133,7 @@ def test_a_publish_killed_at_seeded_points_completes_on_the_next_run(proxy, sand
     import random
 
     root, store = stored_cext
-    overlay = tmp_path / "faulty.toml"
-    overlay.write_text(Path(os.environ["WHEELSHIP_CONFIG"]).read_text() + (
-        f'\n[indexes.faulty]\nupload-url = "{proxy.url}"\nsimple-url = "{proxy.url}simple/"\n'
-        'password-env = "WHEELSHIP_SANDBOX_PYPI_TOKEN"\n'))
+    overlay = _faulty_overlay(proxy, tmp_path)
     env = {**os.environ, "WHEELSHIP_CONFIG": str(overlay)}
     command = [sys.executable, "-m", "pipeline", "publish", "wheelship-demo-cext", "0.1.0rc1", "--store", store,
                "--index", "faulty", "-q"]
@@ -166,10 +172,7 @@ def test_a_publish_killed_at_seeded_points_completes_on_the_next_run(proxy, sand
 
 def test_an_index_that_never_answers_is_a_publish_error_not_a_crash(proxy, sandbox_env, stored_cext, tmp_path):
     _, store = stored_cext
-    overlay = tmp_path / "faulty.toml"
-    overlay.write_text(Path(os.environ["WHEELSHIP_CONFIG"]).read_text() + (
-        f'\n[indexes.faulty]\nupload-url = "{proxy.url}"\nsimple-url = "{proxy.url}simple/"\n'
-        'password-env = "WHEELSHIP_SANDBOX_PYPI_TOKEN"\n[publish]\nattempts = 3\nmax-wait = 0.1\n'))
+    overlay = _faulty_overlay(proxy, tmp_path, "[publish]\nattempts = 3\nmax-wait = 0.1\n")
     proxy.faults.reset(7, 1.0, ("503", "502", "reset"))
     result = subprocess.run([sys.executable, "-m", "pipeline", "publish", "wheelship-demo-cext", "0.1.0rc1",
                              "--store", store, "--index", "faulty"], capture_output=True, text=True,

@@ -7,12 +7,13 @@ against its pinned SHA-256, so a test reads exactly the bytes PyPI published.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from pipeline.records import sha256_of
 
 HERE = Path(__file__).parent
 CACHE = Path(os.environ.get("WHEELSHIP_CORPUS_CACHE", Path.home() / ".cache" / "wheelship" / "corpus"))
@@ -22,20 +23,12 @@ def entries(list_name: str = "top-pypi.json") -> list[dict[str, object]]:
     return json.loads((HERE / list_name).read_text())  # type: ignore[no-any-return]
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def fetch(entry: dict[str, object]) -> Path:
     """The cached file of one entry, downloaded if missing, always checked by hash."""
     import requests
 
     path = CACHE / str(entry["sha256"])[:2] / str(entry["filename"])
-    if path.is_file() and _sha256(path) == entry["sha256"]:
+    if path.is_file() and sha256_of(path) == entry["sha256"]:
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".part")
@@ -44,7 +37,7 @@ def fetch(entry: dict[str, object]) -> Path:
         with tmp.open("wb") as fh:
             for chunk in response.iter_content(1 << 20):
                 fh.write(chunk)
-    actual = _sha256(tmp)
+    actual = sha256_of(tmp)
     if actual != entry["sha256"]:
         tmp.unlink()
         raise RuntimeError(f"{entry['filename']}: downloaded sha256 {actual}, pinned {entry['sha256']}")
