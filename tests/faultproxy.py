@@ -128,7 +128,8 @@ class FaultProxy:
             return "upload"
         return "listing" if "/simple/" in path else "download" if "/packages/" in path else "probe"
 
-    def _draw(self, target: str) -> str | None:
+    def _draw(self, target: str) -> tuple[str | None, int]:
+        """The fault for this request, if any, and the request's number (each number is given once)."""
         with self.ledger.lock:
             self.ledger.requests += 1
             if self.faults.rng.random() < self.faults.rate:
@@ -136,15 +137,13 @@ class FaultProxy:
                 kind = self.faults.rng.choice(self.faults.kinds)
                 self.ledger.kinds[kind] = self.ledger.kinds.get(kind, 0) + 1
                 self.ledger.targets[target] = self.ledger.targets.get(target, 0) + 1
-                return kind
-        return None
+                return kind, self.ledger.requests
+            return None, self.ledger.requests
 
     def _handle(self, h: http.server.BaseHTTPRequestHandler, method: str) -> None:
         length = int(h.headers.get("Content-Length") or 0)
         body = h.rfile.read(length) if length else b""
-        fault = self._draw(self._target(method, h.path))
-        with self.ledger.lock:
-            count = self.ledger.requests
+        fault, count = self._draw(self._target(method, h.path))
         hook = self.ledger.on_request
         if hook:
             hook(count, "received")
