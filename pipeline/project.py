@@ -36,6 +36,7 @@ class Project:
 def _hook_metadata(root: Path) -> tuple[str, str, str | None]:
     """Name, version and Requires-Python from the PEP 517 metadata hook."""
     import importlib.metadata
+    import subprocess
     import tempfile
 
     import build
@@ -60,6 +61,15 @@ def _hook_metadata(root: Path) -> tuple[str, str, str | None]:
         raise BuildFailed(
             f"the build backend of {root} failed to give its metadata: {exc.exception}",
             hint="run `python -m build` in the project to see the backend's own error",
+        ) from None
+    except subprocess.CalledProcessError as exc:
+        args = [str(a) for a in exc.cmd]
+        asked = args[args.index("install") + 1:] if "install" in args else args
+        requirements = " ".join(asked[:asked.index("--python")] if "--python" in asked else asked)[:300]
+        raise BuildFailed(
+            f"the build requirements of {root} could not be installed (uv exit {exc.returncode}): {requirements}",
+            hint="check that every build requirement (and version) exists on your package index; "
+                 "`python -m build` in the project shows the installer's own message",
         ) from None
     return metadata["Name"], metadata["Version"], metadata.get("Requires-Python")
 

@@ -32,9 +32,23 @@ from pipeline.ui import host_description
 log = logging.getLogger(__name__)
 
 PROBE = r"""
-import importlib, importlib.metadata, json, sys
+import importlib, json, sys
+try:
+    from importlib.metadata import version
+except ImportError:  # Python 3.7: read the installed METADATA
+    def version(dist):
+        import glob, os, re
+        want = re.sub(r"[-_.]+", "_", dist).lower()
+        for base in sys.path:
+            for info in glob.glob(os.path.join(base or ".", "*.dist-info")):
+                if re.sub(r"[-_.]+", "_", os.path.basename(info)[:-10].rsplit("-", 1)[0]).lower() == want:
+                    with open(os.path.join(info, "METADATA"), encoding="utf-8") as fh:
+                        for line in fh:
+                            if line.startswith("Version:"):
+                                return line.split(":", 1)[1].strip()
+        raise LookupError(dist)
 names, dist = json.loads(sys.argv[1]), sys.argv[2]
-out = {"installed": importlib.metadata.version(dist), "imports": {}}
+out = {"installed": version(dist), "imports": {}}
 for name in names:
     try:
         module = importlib.import_module(name)
@@ -79,7 +93,7 @@ def interpreter_for(wheel_name: str, requires_python: str | None) -> Interpreter
     """A local interpreter that can install and run this wheel, or None."""
     _, _, _, tags = parse_wheel_filename(wheel_name)
     admitted = SpecifierSet(requires_python or "")
-    for interp in interpreters.find_interpreters():
+    for interp in reversed(interpreters.find_interpreters()):  # newest first: what most users run
         if not admitted.contains(interp.full_version, prereleases=True):
             continue
         for tag in tags:
