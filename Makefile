@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 WHEELSHIP := $(BIN)/wheelship
 
-.PHONY: demo test test-real lint bench clean
+.PHONY: demo test test-real lint bench clean manylinux-image
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,7 @@ _demo-steps:
 	$(BIN)/uv pip install -q --python .wheelship/demo/env/bin/python --index-url "$$WHEELSHIP_SANDBOX_TESTPYPI_SIMPLE" 'wheelship-demo-cext==0.1.0rc1'
 	.wheelship/demo/env/bin/wheelship-demo-cext 2 40
 
-test: $(BIN)/.installed
+test: $(BIN)/.installed manylinux-image
 	$(BIN)/ruff check pipeline tests
 	$(BIN)/python -m pytest -p no:cacheprovider -m "not real" $(PYTEST_ARGS)
 
@@ -32,6 +32,11 @@ test: $(BIN)/.installed
 # Files download once into ~/.cache/wheelship/corpus, checked against pinned SHA-256s.
 test-real: $(BIN)/.installed
 	$(BIN)/python -m pytest -p no:cacheprovider -m real $(PYTEST_ARGS)
+
+# A manylinux-style image for cibuildwheel's Linux path on a machine with no registry:
+# installs Podman when missing; quick when the image exists. See infra/manylinux/.
+manylinux-image: $(BIN)/.installed
+	PATH="$(CURDIR)/$(BIN):$$PATH" infra/manylinux/make-image.sh
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m tests.bench $(BENCH_ARGS)

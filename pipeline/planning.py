@@ -1,8 +1,9 @@
 """Which distributions a release must produce, from cibuildwheel itself.
 
-The build matrix is never a hand-kept list: each native slice's identifiers are
-what ``cibuildwheel --print-build-identifiers`` answers in the project, so the
-project's ``[tool.cibuildwheel]`` build, skip and archs selections hold.
+The build matrix is never a hand-kept list: the slices are the arches the project's
+cibuildwheel `archs` selects on each platform, and each slice's identifiers are what
+``cibuildwheel --print-build-identifiers`` answers in the project for that arch, so
+the project's build, skip and archs selections hold.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import os
 import platform
 import subprocess
 import sys
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pipeline import interpreters
+from pipeline import cibwconfig, interpreters
 from pipeline.errors import BuildFailed, UsageError
 from pipeline.project import Project
 from pipeline.records import Slice
@@ -29,18 +31,23 @@ class SliceKind:
     platform: str
     arch: str
     runner: str
+    qemu: bool = False
+
+    @property
+    def name(self) -> str:
+        return f"{self.platform}-{self.arch}"
 
 
-#: Native build slices, each with the GitHub-hosted runner cibuildwheel's own
-#: deploy example uses for it (shared/actions-pins.md).
+#: The slices a project with cibuildwheel's default `archs` (auto) gets: each
+#: platform's native arches, on the GitHub-hosted runners cibuildwheel's own deploy
+#: example uses (shared/actions-pins.md). A project's `archs` adds or removes slices.
 NATIVE_SLICES = {
-    "linux-x86_64": SliceKind("linux", "x86_64", "ubuntu-latest"),
-    "linux-aarch64": SliceKind("linux", "aarch64", "ubuntu-24.04-arm"),
-    "macos-x86_64": SliceKind("macos", "x86_64", "macos-15-intel"),
-    "macos-arm64": SliceKind("macos", "arm64", "macos-latest"),
-    "windows-AMD64": SliceKind("windows", "AMD64", "windows-latest"),
-    "windows-ARM64": SliceKind("windows", "ARM64", "windows-11-arm"),
+    k.name: k for k in (
+        SliceKind(platform, arch, runner)
+        for platform, runners in cibwconfig.NATIVE_RUNNERS.items() for arch, runner in runners.items()
+    )
 }
+PLATFORMS = ("linux", "macos", "windows")
 SDIST = Slice(name="sdist", platform="any", arch="any", runner="ubuntu-latest", identifiers=("sdist",))
 PURE = Slice(name="pure", platform="any", arch="any", runner="ubuntu-latest", identifiers=("py3-none-any",))
 
@@ -53,6 +60,12 @@ def host_slice() -> str | None:
     machine = {"aarch64": "arm64"}.get(machine, machine) if system == "macos" else machine
     name = f"{system}-{machine}"
     return name if name in NATIVE_SLICES else None
+
+
+def slice_kinds(project: Path) -> list[SliceKind]:
+    """Every platform and arch the project's cibuildwheel `archs` selects, each on its runner."""
+    return [SliceKind(p.platform, p.arch, p.runner, p.qemu)
+            for platform_name in PLATFORMS for p in cibwconfig.planned_archs(project, platform_name)]
 
 
 def cibuildwheel_identifiers(project: Path, kind: SliceKind) -> tuple[str, ...]:
@@ -72,14 +85,17 @@ def cibuildwheel_identifiers(project: Path, kind: SliceKind) -> tuple[str, ...]:
     return tuple(line.strip() for line in result.stdout.splitlines() if line.strip())
 
 
-def plan_slices(project: Project, native: bool, wanted: tuple[str, ...], *, host_only: bool) -> tuple[Slice, ...]:
+def plan_slices(project: Project, native: bool, wanted: tuple[str, ...], *, host_only: bool,
+                local_builder: bool = True, runners: Mapping[str, str] | None = None) -> tuple[Slice, ...]:
     """The slices of a release, narrowed by the buildspec's `slices` and, for a
-    local release, to what this host can build."""
+    local release, to this host's slice (and for the local builder, to the
+    identifiers a local interpreter can build)."""
     chosen = [SDIST]
     if not native:
         chosen.append(PURE)
     else:
-        names = [n for n in NATIVE_SLICES if not wanted or n in wanted]
+        kinds = {k.name: k for k in slice_kinds(project.root)}
+        names = [n for n in kinds if not wanted or n in wanted]
         if host_only:
             here = host_slice()
             names = [n for n in names if n == here]
@@ -90,14 +106,14 @@ def plan_slices(project: Project, native: bool, wanted: tuple[str, ...], *, host
                     hint="plan on CI with `wheelship plan`, or add this host's slice to `slices`",
                 )
         with ThreadPoolExecutor(len(names) or 1) as pool:
-            found = list(pool.map(lambda n: cibuildwheel_identifiers(project.root, NATIVE_SLICES[n]), names))
+            found = list(pool.map(lambda n: cibuildwheel_identifiers(project.root, kinds[n]), names))
         for name, identifiers in zip(names, found, strict=True):
-            if host_only:
+            if host_only and local_builder:
                 identifiers = _buildable_here(identifiers)
             if identifiers:
-                kind = NATIVE_SLICES[name]
-                chosen.append(Slice(name=name, platform=kind.platform, arch=kind.arch,
-                                    runner=kind.runner, identifiers=identifiers))
+                kind = kinds[name]
+                chosen.append(Slice(name=name, platform=kind.platform, arch=kind.arch, runner=kind.runner,
+                                    identifiers=identifiers, qemu=kind.qemu))
         if len(chosen) == 1:
             raise UsageError(
                 f"no wheel of {project.name} can be built here: cibuildwheel selects none that a "
@@ -106,7 +122,8 @@ def plan_slices(project: Project, native: bool, wanted: tuple[str, ...], *, host
             )
     if wanted:
         chosen = [s for s in chosen if s.name in wanted or s.name == "sdist"]
-    return tuple(chosen)
+    runners = runners or {}
+    return tuple(replace(s, runner=runners.get(s.name, s.runner)) for s in chosen)
 
 
 def _buildable_here(identifiers: tuple[str, ...]) -> tuple[str, ...]:

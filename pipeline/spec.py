@@ -24,17 +24,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from pipeline.cibwconfig import NATIVE_RUNNERS, OTHER_ARCHES
 from pipeline.errors import UsageError
 
+#: Every slice a plan can hold: the sdist, a pure wheel, and each platform's arches
+#: (those cibuildwheel builds natively on a runner, then the ones it needs QEMU or a
+#: cross-build for), as `platform-arch`.
 SLICE_NAMES = (
     "sdist",
     "pure",
-    "linux-x86_64",
-    "linux-aarch64",
-    "macos-x86_64",
-    "macos-arm64",
-    "windows-AMD64",
-    "windows-ARM64",
+    *(f"{platform}-{arch}" for platform, runners in NATIVE_RUNNERS.items() for arch in runners),
+    *(f"{platform}-{arch}" for platform, arches in OTHER_ARCHES.items() for arch in arches),
 )
 SEVERITIES = ("error", "warning", "off")
 
@@ -85,6 +85,9 @@ class Spec:
     s3_attempts: int = 10
     publish: PublishPolicy = PublishPolicy()
     checks: Mapping[str, str] = field(default_factory=dict)
+    #: Runner labels by slice name, replacing the GitHub-hosted defaults (a private
+    #: repository has no ubuntu-24.04-arm or windows-11-arm; a self-hosted runner may).
+    runners: Mapping[str, str] = field(default_factory=dict)
 
     def index(self, name: str) -> IndexConfig:
         """The index called `name`; raises `UsageError` naming the known ones."""
@@ -182,6 +185,7 @@ INDEX_KEYS: dict[str, Check] = {
 }
 TABLES: dict[str, dict[str, Check]] = {
     "routing": {"prerelease": _is_str, "final": _is_str},
+    "runners": {name: _is_str for name in SLICE_NAMES},
     "s3": {"endpoint-url": _is_url, "region": _is_str, "attempts": _positive(int)},
     "publish": {
         "attempts": _positive(int),
@@ -311,6 +315,7 @@ def _apply(spec: Spec, data: Mapping[str, Any], source: str) -> Spec:
         s3_attempts=s3.get("attempts", spec.s3_attempts),
         publish=replace(spec.publish, **publish),
         checks={**spec.checks, **data.get("checks", {})},
+        runners={**spec.runners, **data.get("runners", {})},
     )
 
 

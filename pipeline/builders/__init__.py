@@ -46,8 +46,8 @@ class Built:
 class Builder(Protocol):
     name: str
 
-    def cannot_build(self, slice: Slice) -> str | None:
-        """Why this builder cannot build the slice on this host, or None."""
+    def cannot_build(self, slice: Slice, project_dir: Path) -> str | None:
+        """Why this builder cannot build the project's slice on this host, or None."""
 
     def build(self, job: BuildJob) -> list[Built]:
         """Build every identifier of the slice; raise `BuildFailed` with the log's tail."""
@@ -60,8 +60,8 @@ def builders() -> dict[str, Builder]:
     return {"cibuildwheel": CibuildwheelBuilder(), "local": LocalBuilder()}
 
 
-def find(name: str, slice: Slice) -> tuple[Builder | None, list[str]]:
-    """The builder for a slice, or None with each builder's reason why not: the one
+def find(name: str, slice: Slice, project_dir: Path) -> tuple[Builder | None, list[str]]:
+    """The builder for a slice, or None, with each builder's reason why not: the one
     named, or with `auto` cibuildwheel where it can run and the local builder otherwise."""
     table = builders()
     if name != "auto" and name not in table:
@@ -71,16 +71,26 @@ def find(name: str, slice: Slice) -> tuple[Builder | None, list[str]]:
         order = ["local"]  # the build frontend makes these the same everywhere
     reasons = []
     for candidate in order:
-        reason = table[candidate].cannot_build(slice)
+        reason = table[candidate].cannot_build(slice, project_dir)
         if reason is None:
-            return table[candidate], []
+            return table[candidate], reasons
         reasons.append(f"{candidate}: {reason}")
     return None, reasons
 
 
-def choose(name: str, slice: Slice) -> Builder:
-    """The builder for a slice; raises `BuildFailed` saying plainly why none can."""
-    builder, reasons = find(name, slice)
+def choose(name: str, slice: Slice, project_dir: Path) -> Builder:
+    """The builder for a slice, saying in the log which and why; raises `BuildFailed`
+    saying plainly why none can."""
+    builder, reasons = find(name, slice, project_dir)
+    if builder is not None:
+        if slice.name in ("sdist", "pure"):
+            why = "the build frontend makes it the same on every host"
+        elif reasons:
+            why = "; ".join(reasons)
+        else:
+            why = "it was named" if name != "auto" else "cibuildwheel can build it here"
+        log.info("slice %s: the %s builder (%s)", slice.name, builder.name, why)
+        return builder
     if builder is None:
         raise BuildFailed(
             f"slice {slice.name} cannot be built on this host: " + "; ".join(reasons),

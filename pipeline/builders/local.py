@@ -41,7 +41,7 @@ def _version(dist: str) -> str:
 class LocalBuilder:
     name = "local"
 
-    def cannot_build(self, slice: Slice) -> str | None:
+    def cannot_build(self, slice: Slice, project_dir: Path) -> str | None:
         if slice.name in ("sdist", "pure"):
             return None
         if slice.name != host_slice() or slice.platform != "linux":

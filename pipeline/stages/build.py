@@ -122,7 +122,7 @@ class Build:
         if ctx.options.project_dir is None:
             raise UsageError("build needs the project folder")
         project_dir = ctx.options.project_dir.resolve()
-        wanted = self._slices(ctx, plan)
+        wanted = self._slices(ctx, plan, project_dir)
         todo = [s for s in wanted if s.name not in state.records]
         for s in wanted:
             if s.name in state.records:
@@ -139,8 +139,7 @@ class Build:
                    before_sdist=ctx.spec.before_sdist)
         sdist = None
         for s in todo:
-            builder = builders.choose(ctx.options.builder, s)
-            log.info("slice %s: %d file(s) by the %s builder", s.name, len(s.identifiers), builder.name)
+            builder = builders.choose(ctx.options.builder, s, project_dir)
             if s.name != "sdist" and sdist is None:
                 sdist = self._sdist(ctx, plan, job)
             built = builder.build(BuildJob(slice=s, sdist=sdist, **job))  # type: ignore[arg-type]
@@ -152,7 +151,7 @@ class Build:
                 log.info("  built %s (%s, %d bytes)", a.name, a.identifier, a.size)
             ctx.built.append((record, files))
 
-    def _slices(self, ctx: Context, plan: Plan) -> list[Slice]:
+    def _slices(self, ctx: Context, plan: Plan, project_dir: Path) -> list[Slice]:
         if ctx.options.slice:
             chosen = plan.slice(ctx.options.slice)
             if chosen is None:
@@ -163,7 +162,7 @@ class Build:
             return list(plan.slices)
         here = []
         for s in plan.slices:  # a build job without --slice builds what this host can
-            builder, reasons = builders.find(ctx.options.builder, s)
+            builder, reasons = builders.find(ctx.options.builder, s, project_dir)
             if builder is None:
                 log.info("slice %s is left for its own runner (%s): %s", s.name, s.runner, "; ".join(reasons))
             else:
@@ -185,7 +184,7 @@ class Build:
                                                     runner="", identifiers=("sdist",))
         private = {**job, "outdir": ctx.workdir / "sources"}
         Path(private["outdir"]).mkdir(parents=True, exist_ok=True)  # type: ignore[arg-type]
-        built = builders.choose("local", sdist_slice).build(BuildJob(slice=sdist_slice, sdist=None, **private))  # type: ignore[arg-type]
+        built = builders.choose("local", sdist_slice, job["project_dir"]).build(BuildJob(slice=sdist_slice, sdist=None, **private))  # type: ignore[arg-type]
         if not built:
             raise BuildFailed("building the sdist gave no file")
         return built[0].path

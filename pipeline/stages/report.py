@@ -84,7 +84,7 @@ def grid(plan: Plan, data: dict[str, Any]) -> str:
                 published = f["publish"]
                 cell = " · ".join([
                     "✅ built",
-                    "✅ tested" if test == "passed" else "❌ test failed" if test else "⏳ untested",
+                    {"passed": "✅ tested", "failed": "❌ test failed"}.get(test or "", "⏳ untested"),
                     {"uploaded": "✅ published", "already present": "✅ was published",
                      "would upload": "🔸 would publish"}.get(published or "", "⏳ not published"),
                 ])
