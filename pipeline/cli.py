@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import os
 import shutil
 import sys
 import tempfile
@@ -17,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pipeline import __version__, ui
-from pipeline.errors import EXIT_CODES, WheelshipError
+from pipeline.errors import EXIT_CODES, NothingToDo, UsageError, WheelshipError
 
 log = logging.getLogger("pipeline")
 
@@ -30,9 +31,15 @@ def _common(parser: argparse.ArgumentParser, *, json_out: bool = False) -> None:
     parser.add_argument("--store", help="artifact store URL: file://PATH or s3://BUCKET/PREFIX")
     parser.add_argument("-v", "--verbose", action="store_true", help="say more")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
-    parser.add_argument("--workdir", type=Path, help="folder for builds and downloads (default: a temporary one)")
+    parser.add_argument("--workdir", type=Path, default=_env("WHEELSHIP_WORKDIR"),
+                        help="folder for builds, logs and downloads (default: $WHEELSHIP_WORKDIR, else a temporary one)")
     if json_out:
         parser.add_argument("--json", dest="json_path", type=Path, metavar="FILE", help="write the facts as JSON")
+
+
+def _env(name: str) -> str | None:
+    """A job input from the environment, so workflow steps carry no shell syntax."""
+    return os.environ.get(name) or None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,29 +69,40 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("build", help="build a run's slices and store them", epilog=EPILOG)
     p.add_argument("project_dir", type=Path, metavar="PROJECT_DIR")
-    p.add_argument("--run-id", required=True)
-    p.add_argument("--slice", help="the slice to build (default: every slice this host can build)")
+    p.add_argument("--run-id", default=_env("WHEELSHIP_RUN_ID"), help="the run (default: $WHEELSHIP_RUN_ID)")
+    p.add_argument("--slice", default=_env("WHEELSHIP_SLICE"),
+                   help="the slice to build (default: $WHEELSHIP_SLICE, else every slice this host can build)")
     p.add_argument("--builder", choices=("auto", "local", "cibuildwheel"), default="auto")
     _common(p)
 
     for name, text in (("verify", "verify a stored run"), ("publish", "publish a stored, verified run"),
-                       ("status", "show the runs of a version"), ("fetch", "download a run's files, verified")):
+                       ("status", "show the runs of a version"), ("fetch", "download a run's files, verified"),
+                       ("copy", "copy a run into --store from another store, every file checked")):
         p = sub.add_parser(name, help=text, epilog=EPILOG)
-        p.add_argument("name", metavar="NAME")
-        p.add_argument("version", metavar="VERSION")
+        p.add_argument("name", metavar="NAME", nargs="?", default=_env("WHEELSHIP_PROJECT"),
+                       help="the project (default: $WHEELSHIP_PROJECT)")
+        p.add_argument("version", metavar="VERSION", nargs="?", default=_env("WHEELSHIP_VERSION"),
+                       help="its version (default: $WHEELSHIP_VERSION)")
         if name != "status":
-            p.add_argument("--run-id", help="the run (default: the newest)")
+            p.add_argument("--run-id", default=_env("WHEELSHIP_RUN_ID"),
+                           help="the run (default: $WHEELSHIP_RUN_ID, else the newest tagged release)")
         if name == "publish":
             p.add_argument("--index", help="publish to this index instead of the planned one")
-            p.add_argument("--dry-run", action="store_true", help="do everything but upload")
+            p.add_argument("--dry-run", action="store_true", default=_env("WHEELSHIP_DRY_RUN") == "true",
+                           help="do everything but upload (default: $WHEELSHIP_DRY_RUN is true)")
             p.add_argument("--from-store", action="store_true",
                            help="the default, said explicitly: upload the stored run's verified bytes, never a rebuild")
+            p.add_argument("--require-verified", action="store_true",
+                           help="publish only a run `wheelship verify` passed; never verify (run project code) here")
+        if name == "copy":
+            p.add_argument("--from", dest="from_store", default=_env("WHEELSHIP_FROM_STORE"),
+                           help="the store the run is in (default: $WHEELSHIP_FROM_STORE)")
         if name == "fetch":
             p.add_argument("-o", "--output", type=Path, required=True, help="folder to write the files to")
         if name in ("verify", "publish"):
             p.add_argument("--project", dest="project_dir", type=Path,
                            help="the project folder, for a test command that uses {project}")
-        _common(p, json_out=name != "fetch")
+        _common(p, json_out=name not in ("fetch", "copy"))
 
     p = sub.add_parser("check", help="run the file-level checks on distributions you already have", epilog=EPILOG)
     p.add_argument("dists", nargs="+", type=Path, metavar="DIST", help="wheels and sdists")
@@ -99,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("init", help="write release workflows and a starter buildspec into a project")
     p.add_argument("project_dir", type=Path, nargs="?", default=Path("."), metavar="PROJECT_DIR")
     p.add_argument("--force", action="store_true", help="replace files that exist")
+    p.add_argument("--on-release", action="store_true",
+                   help="also release when a GitHub release is published (then publish releases, not push tags)")
     p.add_argument("-v", "--verbose", action="store_true")
     p.add_argument("-q", "--quiet", action="store_true")
 
@@ -137,12 +157,29 @@ def _run_pipeline(args: argparse.Namespace, stages_name: str) -> int:
     except WheelshipError as exc:
         keep = exc.exit_code == 4  # a failed build keeps its logs
         if keep:
-            exc.hint = "; ".join(filter(None, [exc.hint, f"build logs are kept in {workdir}"]))
+            where = "uploaded as this job's wheelship-logs artifact" if os.environ.get("GITHUB_ACTIONS") == "true" \
+                and options.workdir else f"kept in {workdir}"
+            exc.hint = "; ".join(filter(None, [exc.hint, f"build logs are {where}"]))
+        _failure_summary(ctx, exc)
         raise
     finally:
         if options.workdir is None and not keep:
             shutil.rmtree(workdir, ignore_errors=True)
     return 0
+
+
+def _failure_summary(ctx, exc: WheelshipError) -> None:  # type: ignore[no-untyped-def]
+    """On GitHub Actions, a failed command says so in the job's step summary too."""
+    from pipeline.credentials import redact
+
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not path or isinstance(exc, NothingToDo):
+        return
+    plan = ctx.plan
+    what = f"{plan.project} {plan.version}, run `{plan.run_id}`" if plan else ctx.options.command
+    with open(path, "a") as fh:
+        fh.write(f"### ❌ wheelship {ctx.options.command} failed: {what}\n\n**{exc.title}** (exit {exc.exit_code})\n\n"
+                 f"```\n{redact(exc.message)}\n```\n\n{redact(exc.hint or '')}\n")
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -157,6 +194,12 @@ def _fetch(args: argparse.Namespace) -> int:
     return fetch(args)
 
 
+def _copy(args: argparse.Namespace) -> int:
+    from pipeline.commands import copy
+
+    return copy(args)
+
+
 def _check(args: argparse.Namespace) -> int:
     from pipeline.commands import check
 
@@ -166,10 +209,12 @@ def _check(args: argparse.Namespace) -> int:
 def _init(args: argparse.Namespace) -> int:
     from pipeline.workflows import init
 
-    for path in init(args.project_dir, force=args.force):
+    for path in init(args.project_dir, force=args.force, on_release=args.on_release):
         print(path)
-    log.info("next: set the repository variables WHEELSHIP_STORE, AWS_ROLE_ARN, AWS_PUBLISH_ROLE_ARN and "
-             "AWS_REGION, add trusted publishers on PyPI and TestPyPI, and create the pypi and testpypi environments")
+    log.info("next: deploy infra/wheelship-store.yaml; set the repository variables WHEELSHIP_STORE, "
+             "AWS_PUBLISH_ROLE_ARN and AWS_REGION; create the environments pypi, testpypi and dry-run; and add "
+             "wheelship-release.yml as a trusted publisher on PyPI and TestPyPI with the environment pypi "
+             "(testpypi on TestPyPI)")
     return 0
 
 
@@ -187,6 +232,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "publish": lambda a: _run_pipeline(a, "PUBLISH"),
     "status": _status,
     "fetch": _fetch,
+    "copy": _copy,
     "check": _check,
     "init": _init,
     "sandbox": _sandbox,
@@ -197,6 +243,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     ui.configure(verbose=args.verbose, quiet=args.quiet)
     try:
+        if args.command in ("verify", "publish", "status", "fetch", "copy") and not (args.name and args.version):
+            raise UsageError(f"{args.command} needs the project's NAME and VERSION",
+                             hint="pass them, or set WHEELSHIP_PROJECT and WHEELSHIP_VERSION")
         return COMMANDS[args.command](args)
     except WheelshipError as exc:
         from pipeline.credentials import redact

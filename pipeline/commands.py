@@ -1,4 +1,4 @@
-"""Commands that read runs without running stages: `status` and `fetch`."""
+"""Commands that work on stored runs without running stages: `status`, `fetch`, `copy`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import logging
 
 from pipeline import ui
+from pipeline.errors import UsageError
 from pipeline.runs import Runs, RunState
 from pipeline.spec import load_spec
 from pipeline.stores import open_store
@@ -13,9 +14,10 @@ from pipeline.stores import open_store
 log = logging.getLogger(__name__)
 
 
-def _runs(args: argparse.Namespace) -> Runs:
+def _runs(args: argparse.Namespace, url: str | None = None) -> Runs:
+    """The runs of NAME VERSION in --store (or in the store at `url`)."""
     spec = load_spec(None, args.spec, store=args.store)
-    store = open_store(spec.store, endpoint_url=spec.s3_endpoint_url, region=spec.s3_region,
+    store = open_store(url or spec.store, endpoint_url=spec.s3_endpoint_url, region=spec.s3_region,
                        attempts=spec.s3_attempts)
     return Runs(store, args.name, args.version)
 
@@ -73,7 +75,7 @@ def status(args: argparse.Namespace) -> int:
 def fetch(args: argparse.Namespace) -> int:
     """A run's files into a folder, each checked against its record, all or none."""
     runs = _runs(args)
-    state = runs.read(args.run_id) if args.run_id else runs.newest(complete=True)
+    state = runs.read(args.run_id) if args.run_id else runs.newest(complete=True, release=True)
     if not state.complete:
         log.warning("run %s lacks slice(s) %s; fetching what it has", state.run_id, ", ".join(state.missing_slices))
     paths = runs.fetch(state, args.output)
@@ -109,4 +111,19 @@ def check(args: argparse.Namespace) -> int:
         raise VerificationFailed(f"{len(findings.errors)} check(s) failed on {len(args.dists)} file(s)",
                                  hint="the README lists each check and how to change its severity")
     log.info("%d file(s) checked: %d warning(s), no errors", len(args.dists), len(findings.warnings))
+    return 0
+
+
+def copy(args: argparse.Namespace) -> int:
+    """A run from the store at --from into --store, every file checked against its record."""
+    from pipeline.copying import copy_run
+
+    if not args.from_store:
+        raise UsageError("copy needs the store the run is in", hint="pass --from URL, or set WHEELSHIP_FROM_STORE")
+    source, target = _runs(args, args.from_store), _runs(args)
+    state = source.read(args.run_id) if args.run_id else source.newest(complete=True)
+    if not state.complete:
+        raise UsageError(f"run {state.run_id} lacks slice(s) {', '.join(state.missing_slices)}; "
+                         "only a complete run is copied", hint="let its build jobs finish first")
+    copy_run(source, target, state)
     return 0

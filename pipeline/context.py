@@ -40,6 +40,8 @@ class Options:
     event_file: Path | None = None
     host_only: bool = False
     workdir: Path | None = None
+    require_verified: bool = False  # publish only a run verify already passed; never test-install here
+    from_store: str | None = None  # copy: the store the run comes from
 
 
 @dataclass(frozen=True, kw_only=True)

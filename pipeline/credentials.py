@@ -14,6 +14,8 @@ import base64
 import logging
 import os
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -97,7 +99,48 @@ def require(index: IndexConfig) -> Credentials:
     return found
 
 
-def mint_trusted(index: IndexConfig) -> Credentials:
+class TrustedCredentials:
+    """A trusted-publishing token that lasts as long as the job: minted on first use
+    and again before it expires (PyPI's live 15 minutes), each one registered for
+    redaction and, on GitHub Actions, masked in the log."""
+
+    #: Mint again after this many seconds, well inside the token's 15 minutes.
+    REFRESH = 10 * 60
+
+    def __init__(self, index: IndexConfig, *, mint: Callable[[IndexConfig], str] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.username, self.source = "__token__", "trusted publishing"
+        self._index, self._mint, self._clock = index, mint or _mint_token, clock
+        self._token: str | None = None
+        self._minted = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def password(self) -> str:
+        with self._lock:
+            if self._token is None or self._clock() - self._minted >= self.REFRESH:
+                token = self._mint(self._index)
+                register_secret(token, "__token__")
+                if os.environ.get("GITHUB_ACTIONS") == "true":
+                    print(f"::add-mask::{token}", flush=True)  # GitHub hides it from every later line
+                if self._token is not None:
+                    log.info("trusted publishing: minted a fresh token for %s", self._index.name)
+                self._token, self._minted = token, self._clock()
+            return self._token
+
+    def describe(self) -> str:
+        return f"{self.username} via {self.source}"
+
+
+def mint_trusted(index: IndexConfig) -> TrustedCredentials:
+    """Credentials that exchange the CI's OIDC identity for short-lived upload tokens;
+    the first is minted now, so a refused exchange fails before any upload."""
+    creds = TrustedCredentials(index)
+    _ = creds.password
+    return creds
+
+
+def _mint_token(index: IndexConfig) -> str:
     """Exchange the CI's OIDC identity for a short-lived upload token, through twine."""
     try:
         from twine.auth import CredentialInput, Resolver
@@ -110,5 +153,4 @@ def mint_trusted(index: IndexConfig) -> Credentials:
                             hint="check the index's trusted publisher settings for this workflow") from None
     if not password:
         raise PublishFailed(f"trusted publishing to {index.name} gave no token")
-    register_secret(password, "__token__")
-    return Credentials("__token__", password, "trusted publishing")
+    return str(password)

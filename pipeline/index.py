@@ -20,7 +20,7 @@ from typing import Any
 import requests
 
 from pipeline import __version__
-from pipeline.credentials import Credentials, redact
+from pipeline.credentials import Credentials, TrustedCredentials, redact
 from pipeline.errors import PublishFailed
 from pipeline.retry import Transient, is_transient, retry_after
 from pipeline.spec import IndexConfig
@@ -106,7 +106,8 @@ def _metadata_fields(path: Path) -> list[tuple[str, Any]]:
 class Index:
     """One index, with optional credentials; thread-safe (a session per thread)."""
 
-    def __init__(self, target: IndexConfig, credentials: Credentials | None, *, timeout: float = 60.0) -> None:
+    def __init__(self, target: IndexConfig, credentials: Credentials | TrustedCredentials | None, *,
+                 timeout: float = 60.0) -> None:
         self.target = target
         self.credentials = credentials
         self.timeout = timeout

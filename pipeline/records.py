@@ -29,6 +29,7 @@ class Slice:
     arch: str
     runner: str
     identifiers: tuple[str, ...]
+    qemu: bool = False  # the runner emulates the arch
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Self:
@@ -57,6 +58,10 @@ class Plan:
     slices: tuple[Slice, ...]
     #: The index's URLs when the plan was made: a fact for display, never used to upload.
     index_urls: dict[str, str] = field(default_factory=dict)
+    #: False for a run of the branch head with no tag (a nightly rehearsal): never published.
+    tagged: bool = True
+    #: The commit the run builds (the tag's commit), where the plan could tell.
+    commit: str = ""
 
     def slice(self, name: str) -> Slice | None:
         return next((s for s in self.slices if s.name == name), None)
@@ -92,7 +97,7 @@ class TestResult:
 
     __test__ = False  # not a pytest class
 
-    status: str  # "passed" | "failed"
+    status: str  # "passed" | "failed" | "untested" (a builder that did not test it says why in detail)
     host: str
     interpreter: str
     how: str

@@ -73,6 +73,11 @@ class RunState:
     def complete(self) -> bool:
         return not self.missing_slices
 
+    @property
+    def release(self) -> bool:
+        """A tagged run meant to be published: not a dry run, not a rehearsal of the branch head."""
+        return self.plan.tagged and not self.plan.dry_run
+
 
 class Runs:
     """The runs of one project version in a store."""
@@ -130,14 +135,28 @@ class Runs:
         """Every run of this version, oldest first."""
         return sorted((self.read(r) for r in self.run_ids()), key=lambda s: s.plan.created)
 
-    def newest(self, *, complete: bool = False) -> RunState:
-        """The newest run, or the newest whose records are complete."""
+    def newest(self, *, complete: bool = False, release: bool = False) -> RunState:
+        """The newest run; with `complete`, the newest whose records are complete. With
+        `release`, never a run of the branch head with no tag (a nightly rehearsal is not
+        what a maintainer means to publish or fetch), and a tagged dry run only when no
+        tagged run for real exists (rehearse a tag with --dry-run, then publish it)."""
         runs = self.all()
         if not runs:
             raise StoreError(
                 f"{self.store.url} has no runs of {self.project} {self.version}",
                 hint="check the name and version, or the --store URL; `wheelship plan` starts a run",
             )
+        if release:
+            untagged = [r for r in runs if not r.plan.tagged]
+            runs = [r for r in runs if r.plan.tagged]
+            if not runs:
+                raise StoreError(
+                    f"{self.store.url} has only dry runs of the branch head for {self.project} {self.version} "
+                    f"(newest: {untagged[-1].run_id}, {untagged[-1].plan.trigger}); none is a tagged release",
+                    hint="release the tag (push it, or run the release workflow on it); a run with no tag is "
+                         "never published",
+                )
+            runs = [r for r in runs if r.release] or runs
         candidates = [r for r in runs if r.complete] if complete else runs
         if not candidates:
             newest = runs[-1]
@@ -146,7 +165,11 @@ class Runs:
                 f"{newest.run_id}, lacks slices {', '.join(newest.missing_slices)}",
                 hint="let the missing build jobs finish, or pass --run-id",
             )
-        return candidates[-1]
+        chosen = candidates[-1]
+        if release and chosen.plan.dry_run:
+            log.info("no tagged run of %s %s was for real; taking %s, a dry run of tag %s", self.project,
+                     self.version, chosen.run_id, chosen.plan.tag)
+        return chosen
 
     # --- files -----------------------------------------------------------
 

@@ -19,9 +19,7 @@ log = logging.getLogger(__name__)
 RELEASE_TRIGGERS = """\
   push:
     tags: __TAG_PATTERNS__
-  release:
-    types: [published]
-  workflow_dispatch:
+__ON_RELEASE__  workflow_dispatch:
     inputs:
       tag:
         description: "Tag to release, such as v1.2.0"
@@ -47,7 +45,15 @@ DRY_RUN_TRIGGERS = """\
         required: false
         type: string
 """
-ENVIRONMENT = "    environment: ${{ needs.plan.outputs.index }}\n"
+#: Opt-in (`wheelship init --on-release`): a published GitHub release also releases. Not
+#: the default, because pushing a tag and publishing a release for it are two events.
+ON_RELEASE = """\
+  release:
+    types: [published]
+"""
+#: The publish job's environment: the target index's name, or `dry-run` for rehearsals.
+#: infra/'s publisher role trusts exactly these.
+ENVIRONMENTS = {"release": "${{ needs.plan.outputs.index }}", "dry-run": "dry-run"}
 
 
 BOTH_TAG_FORMS = ("v*", "[0-9]*")
@@ -70,18 +76,20 @@ def tag_patterns(project_dir: Path) -> tuple[str, ...]:
     return found or BOTH_TAG_FORMS
 
 
-def render(kind: str, install: str, tags: tuple[str, ...] = BOTH_TAG_FORMS) -> str:
-    """The text of the `release` or `dry-run` workflow; `tags` are the tag patterns that release."""
+def render(kind: str, install: str, tags: tuple[str, ...] = BOTH_TAG_FORMS, *, on_release: bool = False) -> str:
+    """The text of the `release` or `dry-run` workflow; `tags` are the tag patterns that
+    release; `on_release` adds the published-release trigger."""
     text = files("pipeline").joinpath("templates/workflow.yml.in").read_text()
     release = kind == "release"
+    events = f"A tag push ({' or '.join(tags)}){', a published release' if on_release else ''} or a manual dispatch"
     replacements = {
-        "__PURPOSE__": (f"A tag push ({' or '.join(tags)}), a published release or a manual dispatch releases the "
-                        "project."
+        "__PURPOSE__": (f"{events} releases the project."
                         if release else "Every night, and on demand, rehearses the whole release; uploads nothing."),
         "__NAME__": kind,
         "__TRIGGERS__": RELEASE_TRIGGERS if release else DRY_RUN_TRIGGERS,
+        "__ON_RELEASE__": ON_RELEASE if on_release else "",
         "__PLAN_FLAGS__": "" if release else " --dry-run",
-        "__ENVIRONMENT__": ENVIRONMENT if release else "",
+        "__ENVIRONMENT__": ENVIRONMENTS[kind],
         "__INSTALL__": install,
         "__TAG_PATTERNS__": "[" + ", ".join(f'"{t}"' for t in tags) + "]",
     }
@@ -90,14 +98,15 @@ def render(kind: str, install: str, tags: tuple[str, ...] = BOTH_TAG_FORMS) -> s
     return text
 
 
-def init(project_dir: Path, *, force: bool = False, install: str | None = None) -> list[Path]:
+def init(project_dir: Path, *, force: bool = False, install: str | None = None, on_release: bool = False) -> list[Path]:
     """Write the release and dry-run workflows and a starter buildspec into a project."""
     if not project_dir.is_dir():
         raise UsageError(f"{project_dir} is not a folder", hint="pass your project's folder")
     install = install or f"python -m pip install 'wheelship=={__version__}'"
     outputs = {
         project_dir / ".github" / "workflows" / "wheelship-release.yml": render("release", install,
-                                                                               tag_patterns(project_dir)),
+                                                                               tag_patterns(project_dir),
+                                                                               on_release=on_release),
         project_dir / ".github" / "workflows" / "wheelship-dry-run.yml": render("dry-run", install),
         project_dir / "wheelship.toml": files("pipeline").joinpath("templates/wheelship.toml").read_text(),
     }

@@ -103,3 +103,27 @@ def test_a_release_already_on_the_index_ends_early_without_building(cli, sandbox
     assert "build: skipped, the release is already published" in again.err
     assert "slice sdist:" not in again.err
     assert len(list(store.rglob("plan.json"))) == 1  # no new run was stored
+
+
+def test_a_trusted_publishing_token_is_minted_again_before_it_expires_and_masked(monkeypatch, capsys):
+    from pipeline.credentials import TrustedCredentials, redact
+    from pipeline.spec import load_spec
+
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    now = [1000.0]
+    minted: list[str] = []
+
+    def mint(index):  # type: ignore[no-untyped-def]
+        minted.append(f"pypi-trusted-token-{len(minted)}-abcdef")
+        return minted[-1]
+
+    creds = TrustedCredentials(load_spec(None, None).index("pypi"), mint=mint, clock=lambda: now[0])
+    assert creds.password == minted[0]
+    now[0] += 9 * 60
+    assert creds.password == minted[0] and len(minted) == 1  # still fresh
+    now[0] += 2 * 60  # 11 minutes: PyPI's token lives 15; mint before it lapses
+    assert creds.password == minted[1] and len(minted) == 2
+    out = capsys.readouterr().out
+    assert out.splitlines() == [f"::add-mask::{minted[0]}", f"::add-mask::{minted[1]}"]
+    assert redact(f"Authorization: {minted[0]} {minted[1]}") == "Authorization: *** ***"
+    assert minted[0] not in repr(creds.__dict__.get("username")) and creds.describe() == "__token__ via trusted publishing"

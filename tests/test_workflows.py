@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from pipeline.errors import UsageError
-from pipeline.workflows import render
+from pipeline.workflows import ENVIRONMENTS, render
 from tests.conftest import ROOT
 
 BIN = Path(sys.executable).parent
@@ -68,22 +68,146 @@ def test_init_writes_workflows_and_a_buildspec_and_refuses_to_overwrite(tmp_path
     assert load_spec(tmp_path).source.endswith("wheelship.toml")  # the starter spec is valid
 
 
+PROJECT_CODE_JOBS = ("plan", "sdist", "build", "verify")
+
+
+def _workflow(kind: str, **kwargs: object) -> dict:  # type: ignore[type-arg]
+    return yaml.safe_load(render(kind, "pip install .", **kwargs))  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("kind", ["release", "dry-run"])
-def test_each_job_has_least_permissions_and_only_publish_runs_in_an_environment(kind: str) -> None:
-    workflow = yaml.safe_load(render(kind, "pip install ."))
+def test_project_code_never_runs_where_credentials_are(kind: str) -> None:
+    """Plan (the backend's metadata hook), builds, tests and test-installs run in jobs
+    with no id-token and no AWS step; the publish job holds both and runs no project code."""
+    workflow = _workflow(kind)
     assert workflow["permissions"] == {}  # nothing by default
     jobs = workflow["jobs"]
-    assert list(jobs) == ["plan", "build", "publish"]
-    for name in ("plan", "build"):  # id-token only to assume the AWS role that writes the store
-        assert jobs[name]["permissions"] == {"contents": "read", "id-token": "write"}
+    assert list(jobs) == ["plan", "sdist", "build", "verify", "publish"]
+    for name in PROJECT_CODE_JOBS:
+        assert jobs[name]["permissions"] == {"contents": "read"}, name
         assert "environment" not in jobs[name]
-    # trusted publishing and the AWS role that reads the store
-    assert jobs["publish"]["permissions"] == {"contents": "read", "id-token": "write"}
-    assert ("environment" in jobs["publish"]) is (kind == "release")
+        assert not any("configure-aws-credentials" in s.get("uses", "") for s in jobs[name]["steps"]), name
+        assert all("AWS" not in key for s in jobs[name]["steps"] for key in s.get("env", {})), name
+    publish = jobs["publish"]
+    assert publish["permissions"] == {"id-token": "write"}
+    assert publish["environment"] == ENVIRONMENTS[kind]
+    assert not any(s.get("uses", "").startswith("actions/checkout@") for s in publish["steps"])
+    assert [s["run"] for s in publish["steps"] if "run" in s] == [
+        "pip install .", "wheelship copy", "wheelship publish --require-verified --json wheelship-report.json"]
     assert jobs["build"]["strategy"]["matrix"] == "${{ fromJSON(needs.plan.outputs.matrix) }}"
+
+
+@pytest.mark.parametrize("kind", ["release", "dry-run"])
+def test_the_run_moves_between_jobs_as_artifacts_and_logs_are_kept_on_failure(kind: str) -> None:
+    jobs = _workflow(kind)["jobs"]
+
+    def uploads(job: str) -> list[dict]:  # type: ignore[type-arg]
+        return [s for s in jobs[job]["steps"] if "upload-artifact" in s.get("uses", "")]
+
+    def downloads(job: str) -> list[dict]:  # type: ignore[type-arg]
+        return [s["with"] for s in jobs[job]["steps"] if "download-artifact" in s.get("uses", "")]
+
+    assert uploads("plan")[0]["with"]["name"] == "wheelship-plan"
+    assert uploads("sdist")[0]["with"]["name"] == "wheelship-slice-sdist"
+    assert uploads("build")[0]["with"]["name"] == "wheelship-slice-${{ matrix.slice }}"
+    assert uploads("verify")[0]["with"]["name"] == "wheelship-verified"
+    assert downloads("sdist") == [{"name": "wheelship-plan", "path": "${{ runner.temp }}/wheelship-store"}]
+    assert downloads("build")[0]["pattern"] == "wheelship-{plan,slice-sdist}"
+    assert downloads("verify")[0]["pattern"] == "wheelship-{plan,slice-*}"
+    assert downloads("publish") == [{"name": "wheelship-verified", "path": "${{ runner.temp }}/wheelship-store"}]
+    for job, name in (("build", "wheelship-logs-${{ matrix.slice }}"), ("publish", "wheelship-report")):
+        kept = [s for s in uploads(job) if s["with"]["name"] == name]
+        assert kept and kept[0]["if"] == "always()", job
+
+
+@pytest.mark.parametrize("kind", ["release", "dry-run"])
+def test_every_job_builds_the_tags_commit_and_one_tag_runs_once(kind: str) -> None:
+    workflow = _workflow(kind)
+    jobs = workflow["jobs"]
+    plan_checkout = next(s for s in jobs["plan"]["steps"] if s.get("uses", "").startswith("actions/checkout@"))
+    assert plan_checkout["with"]["ref"] == "${{ inputs.tag && format('refs/tags/{0}', inputs.tag) || github.ref }}"
+    for name in ("sdist", "build", "verify"):
+        checkout = next(s for s in jobs[name]["steps"] if s.get("uses", "").startswith("actions/checkout@"))
+        assert checkout["with"]["ref"] == "${{ needs.plan.outputs.commit }}", name
+    assert jobs["plan"]["outputs"]["commit"] == "${{ steps.plan.outputs.commit }}"
+    assert workflow["concurrency"] == {"group": f"wheelship-{kind}-${{{{ inputs.tag || github.ref_name }}}}",
+                                       "cancel-in-progress": False}
+
+
+def test_a_published_release_triggers_only_when_asked() -> None:
+    default = _workflow("release")[True]  # YAML reads the key `on` as True
+    assert set(default) == {"push", "workflow_dispatch"}
+    assert set(_workflow("release", on_release=True)[True]) == {"push", "release", "workflow_dispatch"}
+    assert set(_workflow("dry-run")[True]) == {"schedule", "workflow_dispatch"}
+
+
+def _infra() -> dict:  # type: ignore[type-arg]
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> object:
+        if isinstance(node, yaml.ScalarNode):
+            return loader.construct_scalar(node)
+        return loader.construct_sequence(node) if isinstance(node, yaml.SequenceNode) else \
+            loader.construct_mapping(node)  # type: ignore[arg-type]
+
+    Loader.add_multi_constructor("!", tag)
+    return yaml.load((ROOT / "infra" / "wheelship-store.yaml").read_text(), Loader=Loader)
+
+
+def test_the_infra_trusts_exactly_the_publish_jobs_environments_for_as_long_as_they_run() -> None:
+    from pipeline.spec import load_spec
+
+    roles = {name: r["Properties"] for name, r in _infra()["Resources"].items() if r["Type"] == "AWS::IAM::Role"}
+    assert list(roles) == ["PublisherRole"]  # no job that runs project code has a role
+    (statement,) = roles["PublisherRole"]["AssumeRolePolicyDocument"]["Statement"]
+    subs = statement["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"]
+    trusted = {sub.rsplit(":environment:", 1)[1] for sub in subs}
+    assert all(":environment:" in sub for sub in subs)
+    spec = load_spec(None, None)
+    assert trusted == {spec.prerelease_index, spec.final_index, ENVIRONMENTS["dry-run"]}
+    for kind in ("release", "dry-run"):
+        publish = _workflow(kind)["jobs"]["publish"]
+        aws = next(s for s in publish["steps"] if "configure-aws-credentials" in s.get("uses", ""))
+        duration = aws["with"]["role-duration-seconds"]
+        assert publish["timeout-minutes"] * 60 <= duration <= roles["PublisherRole"]["MaxSessionDuration"]
 
 
 def test_the_test_workflow_holds_no_token() -> None:
     workflow = yaml.safe_load((WORKFLOWS / "ci.yml").read_text())
     assert workflow["permissions"] == {}
     assert workflow["jobs"]["test"]["permissions"] == {"contents": "read"}
+
+
+@pytest.mark.parametrize("kind", ["release", "dry-run"])
+def test_every_run_step_works_on_every_runner_and_every_job_has_a_timeout(kind: str) -> None:
+    """Windows runners default to PowerShell: a `run:` that uses bash syntax ("$VAR",
+    `||`, arrays) breaks there unless bash is the shell for the job or the workflow."""
+    workflow = yaml.safe_load(render(kind, "pip install ."))
+    default_shell = workflow.get("defaults", {}).get("run", {}).get("shell")
+    bash_syntax = re.compile(r"\$[A-Za-z_{(]|\|\||&&|\bthen\b|\[\[|\bfi\b")
+    for name, job in workflow["jobs"].items():
+        assert isinstance(job.get("timeout-minutes"), int), f"job {name} has no timeout-minutes"
+        job_shell = job.get("defaults", {}).get("run", {}).get("shell", default_shell)
+        for step in job["steps"]:
+            if "run" in step and bash_syntax.search(step["run"]):
+                assert step.get("shell", job_shell) == "bash", (name, step["run"])
+
+
+def test_emulated_slices_get_qemu_and_others_do_not() -> None:
+    from pipeline.planning import SDIST
+    from pipeline.records import Plan, Slice
+    from pipeline.stages.plan import github_matrix
+
+    slices = (SDIST, Slice(name="linux-x86_64", platform="linux", arch="x86_64", runner="ubuntu-latest",
+                           identifiers=("cp312-manylinux_x86_64",)),
+              Slice(name="linux-s390x", platform="linux", arch="s390x", runner="ubuntu-latest",
+                    identifiers=("cp312-manylinux_s390x",), qemu=True))
+    plan = Plan(project="p", version="1", run_id="r", tag="v1", trigger="cli", created="now", dry_run=False,
+                index="pypi", native=True, requires_python=None, import_names=(), test_command=None, checks={},
+                slices=slices)
+    assert [m["qemu"] for m in github_matrix(plan)["include"]] == ["", "", "s390x"]
+    build = yaml.safe_load(render("release", "pip install ."))["jobs"]["build"]
+    qemu = [s for s in build["steps"] if "setup-qemu-action" in s.get("uses", "")]
+    assert len(qemu) == 1 and qemu[0]["if"] == "matrix.qemu != ''"
+    assert qemu[0]["with"]["platforms"] == "${{ matrix.qemu }}"

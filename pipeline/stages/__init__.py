@@ -39,7 +39,7 @@ RELEASE: Sequence[Stage] = (
     publish.Publish(),      # wheels then the sdist, idempotent by hash
     report.Report(),        # terminal table, --json, GitHub step summary
 )
-PLAN: Sequence[Stage] = (event.Event(), plan.Plan(), plan.RecordPlan(), report.PlanReport())
+PLAN: Sequence[Stage] = (event.Event(), plan.Plan(), plan.AlreadyOnIndex(), plan.RecordPlan(), report.PlanReport())
 BUILD: Sequence[Stage] = (load.LoadForBuild(), build.Build(), store.Store())
 VERIFY: Sequence[Stage] = (load.Load(), verify.Verify(force=True), report.Report())
 PUBLISH: Sequence[Stage] = (

@@ -25,7 +25,15 @@ class Load:
 
     def run(self, ctx: Context) -> None:
         runs = ctx.runs
-        state = runs.read(ctx.options.run_id) if ctx.options.run_id else runs.newest(complete=self.complete)
+        publishing = ctx.options.command == "publish"
+        state = runs.read(ctx.options.run_id) if ctx.options.run_id else \
+            runs.newest(complete=self.complete, release=publishing)
+        if publishing and not state.plan.tagged and not ctx.options.dry_run:
+            raise UsageError(
+                f"run {state.run_id} is a {state.plan.trigger} dry run of the branch head ({state.plan.created}), "
+                "not a tagged release: it is never published",
+                hint="release the version's tag; `publish --dry-run` rehearses this run without uploading",
+            )
         ctx.state, ctx.plan = state, state.plan
         log.info("run %s of %s %s (planned %s, %d of %d slices reported)", state.run_id,
                  state.plan.project, state.plan.version, state.plan.created,

@@ -9,15 +9,18 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
 from dataclasses import replace
+from pathlib import Path
 
 from pipeline import kind
 from pipeline.builders import run_before_sdist
 from pipeline.context import Context
-from pipeline.errors import UsageError
+from pipeline.errors import NothingToDo, UsageError, VersionMismatch
 from pipeline.planning import plan_slices
 from pipeline.project import load_project
 from pipeline.records import Plan as PlanRecord
+from pipeline.records import distribution_of, identifier_of
 from pipeline.runs import RunState, new_run_id, now
 from pipeline.versioning import check_same, is_prerelease
 
@@ -31,9 +34,40 @@ def routed_index(ctx: Context, chosen: str | None, prerelease: bool) -> str:
     return name
 
 
+def _git(root: Path, *args: str) -> str | None:
+    try:
+        out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def checked_out_commit(root: Path, tag: str | None) -> str:
+    """The commit the checkout is at ("" outside git); raises `VersionMismatch` when the
+    tag exists in the checkout but names another commit: what is built must be the tag."""
+    head = _git(root, "rev-parse", "HEAD")
+    if head is None:
+        return ""
+    if tag:
+        tagged = _git(root, "rev-parse", "-q", "--verify", f"refs/tags/{tag}^{{commit}}")
+        if tagged is not None and tagged != head:
+            raise VersionMismatch(
+                f"tag {tag} is commit {tagged[:12]}, but the checkout in {root} is at {head[:12]}",
+                hint=f"check out the tag (`git checkout {tag}`; on GitHub, the workflow's checkout takes the tag) "
+                     "so that what is built is what was tagged",
+            )
+        if tagged is None and os.environ.get("GITHUB_ACTIONS") == "true":
+            raise VersionMismatch(
+                f"tag {tag} is not in the checkout in {root}, so its commit cannot be checked",
+                hint="check out the tag: actions/checkout with `ref: refs/tags/TAG`",
+            )
+    return head
+
+
 def github_matrix(plan: PlanRecord) -> dict[str, object]:
     """The build jobs' ``strategy.matrix``: one entry per slice."""
-    return {"include": [{"slice": s.name, "runner": s.runner, "platform": s.platform} for s in plan.slices]}
+    return {"include": [{"slice": s.name, "runner": s.runner, "platform": s.platform, "qemu": s.arch if s.qemu else ""}
+                        for s in plan.slices]}
 
 
 class Plan:
@@ -46,7 +80,8 @@ class Plan:
         request = ctx.request
         assert request is not None and ctx.options.project_dir is not None
         project = ctx.project = load_project(ctx.options.project_dir)
-        if not request.tag:  # a scheduled dry run: the declared version
+        tagged = bool(request.tag)
+        if not tagged:  # a scheduled dry run: the declared version
             request = ctx.request = replace(request, tag=str(project.version), version=project.version)
         check_same(request.version, project.version, where=project.version_source, tag=request.tag)
         run_before_sdist(ctx.spec.before_sdist, project.root, ctx.workdir / "before-sdist.log")
@@ -68,7 +103,10 @@ class Plan:
             import_names=ctx.spec.import_names,
             test_command=ctx.spec.test_command,
             checks=dict(ctx.spec.checks),
-            slices=plan_slices(project, native, ctx.spec.slices, host_only=ctx.options.host_only),
+            tagged=tagged,
+            commit=checked_out_commit(project.root, request.tag if tagged else None),
+            slices=plan_slices(project, native, ctx.spec.slices, host_only=ctx.options.host_only,
+                               local_builder=ctx.options.builder != "cibuildwheel", runners=ctx.spec.runners),
         )
         if ctx.options.slice and plan.slice(ctx.options.slice) is None:
             raise UsageError(f"the plan has no slice {ctx.options.slice!r}",
@@ -77,8 +115,43 @@ class Plan:
         ctx.state = RunState(plan=plan)
         for s in plan.slices:
             log.info("  %-14s %-18s %s", s.name, s.runner, " ".join(s.identifiers))
+        if plan.commit:
+            log.info("building commit %s%s", plan.commit, f" (tag {request.tag})" if tagged else " (no tag)")
         log.info("run %s planned: %d files to %s (%s)", plan.run_id, len(plan.identifiers),
                  plan.index, ctx.spec.index(plan.index).upload_url)
+
+
+class AlreadyOnIndex:
+    """A tagged release whose every planned file is on its index already has nothing to
+    do: a second event for the same tag (a push, then a published release) ends here
+    instead of rebuilding every platform. Reading the index needs no credential."""
+
+    name = "index check"
+
+    def skip(self, ctx: Context) -> str | None:
+        plan = ctx.need_plan()
+        return "a dry run uploads nothing" if plan.dry_run or not plan.tagged else None
+
+    def run(self, ctx: Context) -> None:
+        from pipeline.errors import WheelshipError
+        from pipeline.index import Index
+        from pipeline.publishing import Publisher
+
+        plan = ctx.need_plan()
+        try:
+            listed = Publisher(Index(ctx.index, None, timeout=ctx.spec.publish.timeout), plan.project,
+                               ctx.spec.publish).probe()
+        except WheelshipError as exc:  # the publish job checks again; a plan need not wait for the index
+            log.warning("could not list %s on %s (%s); planning the release anyway", plan.project, plan.index,
+                        exc.message)
+            return
+        on_index = {identifier_of(name) for name in listed if distribution_of(name)[1] == plan.version}
+        if set(plan.identifiers) <= on_index:
+            raise NothingToDo(
+                f"every planned file of {plan.project} {plan.version} ({len(plan.identifiers)}) is on "
+                f"{plan.index} already",
+                hint="an index never replaces a file; release a new version to change them",
+            )
 
 
 class RecordPlan:
@@ -102,8 +175,11 @@ def _github_output(plan: PlanRecord) -> None:
         return
     with open(path, "a") as fh:
         fh.write(f"matrix={json.dumps(github_matrix(plan), separators=(',', ':'))}\n")
+        wheels = {"include": [m for m in github_matrix(plan)["include"] if m["slice"] != "sdist"]}  # type: ignore[attr-defined]
+        fh.write(f"wheel-matrix={json.dumps(wheels, separators=(',', ':'))}\n")
         fh.write(f"run-id={plan.run_id}\n")
         fh.write(f"version={plan.version}\n")
         fh.write(f"project={plan.project}\n")
         fh.write(f"index={plan.index}\n")
         fh.write(f"dry-run={'true' if plan.dry_run else 'false'}\n")
+        fh.write(f"commit={plan.commit}\n")

@@ -37,6 +37,9 @@ def _test_all(plan: Plan, wheels: list[Artifact], files: dict[str, Path], findin
         elif wheel.test is not None and wheel.test.status == "passed":
             results[wheel.name] = wheel.test
             log.info("%s cannot run here; tested on %s", wheel.name, wheel.test.host)
+        elif wheel.test is not None and wheel.test.status == "untested":
+            findings.add("WS306", wheel.name, f"this host cannot run it, and {wheel.test.how} did not test it: "
+                         f"{wheel.test.detail}")
         else:
             findings.add("WS306", wheel.name, "this host cannot run it and no record says it was tested "
                          "on its own platform")
@@ -81,6 +84,12 @@ class Verify:
 
     def run(self, ctx: Context) -> None:
         plan, state = ctx.need_plan(), ctx.need_state()
+        if ctx.options.require_verified:
+            raise VerificationFailed(
+                f"run {state.run_id} has no passing verification of these files, and --require-verified "
+                "forbids verifying here (verifying runs the project's code)",
+                hint="let the verify job finish (`wheelship verify`), then publish; nothing was published",
+            )
         if state.missing_slices:
             raise VerificationFailed(
                 f"run {state.run_id} is incomplete: slice(s) {', '.join(state.missing_slices)} never reported",
