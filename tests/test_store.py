@@ -208,7 +208,7 @@ def test_cfn_lint_passes_on_the_infra_template():
     assert result.returncode == 0, result.stdout + result.stderr
     text = template.read_text()
     for needed in ("VersioningConfiguration", "BlockPublicPolicy: true", "aws:SecureTransport",
-                   "ExpirationInDays: !Ref RunExpiryDays", "refs/tags/*", "sts:AssumeRoleWithWebIdentity"):
+                   "ExpirationInDays: !Ref RunExpiryDays", ":environment:pypi", "sts:AssumeRoleWithWebIdentity"):
         assert needed in text
 
 

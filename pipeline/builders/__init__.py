@@ -91,12 +91,10 @@ def choose(name: str, slice: Slice, project_dir: Path) -> Builder:
             why = "it was named" if name != "auto" else "cibuildwheel can build it here"
         log.info("slice %s: the %s builder (%s)", slice.name, builder.name, why)
         return builder
-    if builder is None:
-        raise BuildFailed(
-            f"slice {slice.name} cannot be built on this host: " + "; ".join(reasons),
-            hint=f"build it on its own runner ({slice.runner}), as the release workflow does",
-        )
-    return builder
+    raise BuildFailed(
+        f"slice {slice.name} cannot be built on this host: " + "; ".join(reasons),
+        hint=f"build it on its own runner ({slice.runner}), as the release workflow does",
+    )
 
 
 def run_before_sdist(command: str | None, project_dir: Path, log_file: Path) -> None:
