@@ -121,7 +121,7 @@ def bench_publish(runs: int, box, load: dict[str, dict[str, float | None]]) -> d
 
     folder = Path(tempfile.mkdtemp(prefix="bench-publish-"))
     shapes = {
-        "one release, 80": {"bench-native": make_release(folder / "native", "bench-native",
+        "one release, 80": {"bench-native": make_release(folder / "bench-native", "bench-native",
                                                          tags=_one_release_tags(79))},
         "40 projects, 80": {f"bench-{i}": make_release(folder / f"bench-{i}", f"bench-{i}", tags=("py3-none-any",))
                             for i in range(40)},
@@ -369,9 +369,12 @@ def main() -> int:
             ratios[label] = times[numerator] / times[denominator]
             print(f"  {label:<46} {ratios[label]:8.2f}×  {target}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"machine": machine, "runs": args.runs, "seconds": times, "ratios": ratios,
-                                     "index_load": load},
-                                    indent=2))
+    results = {"machine": machine, "runs": args.runs, "seconds": times, "ratios": ratios, "index_load": load}
+    if args.json.is_file() and set(args.only) != {"install", "publish", "store", "release"}:
+        earlier = json.loads(args.json.read_text())  # a partial run updates its own rows, keeps the others
+        for key in ("seconds", "ratios", "index_load"):
+            results[key] = {**earlier.get(key, {}), **results[key]}  # type: ignore[dict-item]
+    args.json.write_text(json.dumps(results, indent=2))
     return 0
 
 
