@@ -15,12 +15,11 @@ import platform
 import shutil
 import subprocess
 import sys
-import tarfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from pipeline import interpreters, ui
+from pipeline import archives, interpreters, ui
 from pipeline.builders import BuildJob, Built, run_before_sdist, tail
 from pipeline.errors import BuildFailed
 from pipeline.planning import host_slice
@@ -154,8 +153,7 @@ def _run(command: list[str], log_file: Path, job: BuildJob, what: str) -> None:
 
 
 def _unpack(sdist: Path, dest: Path) -> Path:
-    with tarfile.open(sdist) as archive:
-        archive.extractall(dest, filter="data")
+    archives.extract(sdist, dest)
     roots = [p for p in dest.iterdir() if p.is_dir()]
     if len(roots) != 1:
         raise BuildFailed(f"{sdist.name} does not hold exactly one top-level folder")

@@ -10,6 +10,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from pipeline import archives
 from pipeline.checks import Findings
 
 LARGE = 5 << 20  # an sdist file over 5 MiB is worth a look
@@ -57,8 +58,7 @@ def payload(wheel: Path) -> set[str]:
 def check_built_from_sdist(sdist: Path, wheel: Path, findings: Findings) -> None:
     """Build a wheel from the sdist here and compare its file list with the shipped wheel's."""
     with tempfile.TemporaryDirectory(prefix="wheelship-parity-") as tmp:
-        with tarfile.open(sdist) as archive:
-            archive.extractall(tmp, filter="data")
+        archives.extract(sdist, Path(tmp))
         roots = [p for p in Path(tmp).iterdir() if p.is_dir()]
         if len(roots) != 1:
             return
