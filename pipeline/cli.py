@@ -97,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "copy":
             p.add_argument("--from", dest="from_store", default=_env("WHEELSHIP_FROM_STORE"),
                            help="the store the run is in (default: $WHEELSHIP_FROM_STORE)")
+        if name in ("publish", "fetch"):
+            p.add_argument("--include-dry-runs", action="store_true",
+                           help="without --run-id, a tagged dry run may be taken too (never a run with no tag)")
         if name == "fetch":
             p.add_argument("-o", "--output", type=Path, required=True, help="folder to write the files to")
         if name in ("verify", "publish"):

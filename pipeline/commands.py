@@ -75,7 +75,8 @@ def status(args: argparse.Namespace) -> int:
 def fetch(args: argparse.Namespace) -> int:
     """A run's files into a folder, each checked against its record, all or none."""
     runs = _runs(args)
-    state = runs.read(args.run_id) if args.run_id else runs.newest(complete=True, release=True)
+    state = runs.read(args.run_id) if args.run_id else \
+        runs.newest(complete=True, release=True, dry_runs=args.include_dry_runs)
     if not state.complete:
         log.warning("run %s lacks slice(s) %s; fetching what it has", state.run_id, ", ".join(state.missing_slices))
     paths = runs.fetch(state, args.output)

@@ -135,11 +135,11 @@ class Runs:
         """Every run of this version, oldest first."""
         return sorted((self.read(r) for r in self.run_ids()), key=lambda s: s.plan.created)
 
-    def newest(self, *, complete: bool = False, release: bool = False) -> RunState:
+    def newest(self, *, complete: bool = False, release: bool = False, dry_runs: bool = False) -> RunState:
         """The newest run; with `complete`, the newest whose records are complete. With
-        `release`, never a run of the branch head with no tag (a nightly rehearsal is not
-        what a maintainer means to publish or fetch), and a tagged dry run only when no
-        tagged run for real exists (rehearse a tag with --dry-run, then publish it)."""
+        `release`, the newest tagged run that is not a dry run (a nightly rehearsal of the
+        branch head is never what a maintainer means to publish or fetch); `dry_runs`
+        admits tagged dry runs too (rehearse a tag with --dry-run, then publish it)."""
         runs = self.all()
         if not runs:
             raise StoreError(
@@ -147,16 +147,19 @@ class Runs:
                 hint="check the name and version, or the --store URL; `wheelship plan` starts a run",
             )
         if release:
-            untagged = [r for r in runs if not r.plan.tagged]
-            runs = [r for r in runs if r.plan.tagged]
-            if not runs:
+            eligible = [r for r in runs if r.release or (dry_runs and r.plan.tagged)]
+            if not eligible:
+                newest = runs[-1]
+                tagged_dry = any(r.plan.tagged for r in runs)
                 raise StoreError(
-                    f"{self.store.url} has only dry runs of the branch head for {self.project} {self.version} "
-                    f"(newest: {untagged[-1].run_id}, {untagged[-1].plan.trigger}); none is a tagged release",
-                    hint="release the tag (push it, or run the release workflow on it); a run with no tag is "
-                         "never published",
+                    f"{self.store.url} has only dry runs of {self.project} {self.version} (newest: {newest.run_id}, "
+                    f"{newest.plan.trigger}{', tag ' + newest.plan.tag if newest.plan.tagged else ', no tag'}); "
+                    "none is a tagged release",
+                    hint="pass --include-dry-runs to take a tagged dry run's files, or --run-id"
+                    if tagged_dry else "release the tag (push it, or run the release workflow on it); a run with "
+                                       "no tag is never published",
                 )
-            runs = [r for r in runs if r.release] or runs
+            runs = eligible
         candidates = [r for r in runs if r.complete] if complete else runs
         if not candidates:
             newest = runs[-1]
@@ -167,8 +170,7 @@ class Runs:
             )
         chosen = candidates[-1]
         if release and chosen.plan.dry_run:
-            log.info("no tagged run of %s %s was for real; taking %s, a dry run of tag %s", self.project,
-                     self.version, chosen.run_id, chosen.plan.tag)
+            log.info("taking %s, a dry run of tag %s (--include-dry-runs)", chosen.run_id, chosen.plan.tag)
         return chosen
 
     # --- files -----------------------------------------------------------

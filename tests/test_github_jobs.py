@@ -136,6 +136,11 @@ def test_a_release_passes_the_run_as_artifacts_and_only_publish_holds_credential
     second = run_subprocess("plan", ".", env=env, cwd=checkout)
     assert second.code == 9, second.err
     assert "every planned file of wheelship-demo-subset 0.2.0 (3) is on pypi already" in second.err
+    # Planned where the S3 store is in reach (a maintainer's machine), the published run says so first.
+    checkout, env, _ = runner.job("plan-local", ref="v0.2.0", credentials=True, env={"WHEELSHIP_STORE": s3_store})
+    local = run_subprocess("plan", ".", env=env, cwd=checkout)
+    assert local.code == 9, local.err
+    assert f"run {out['run-id']} already published tag v0.2.0 (commit {out['commit'][:12]}) to pypi" in local.err
 
 
 def test_a_tag_that_names_another_commit_is_refused(github):
@@ -164,12 +169,24 @@ def test_dry_runs_are_never_what_publish_or_fetch_take(sandbox_env, cli, tmp_pat
     for key in ("GITHUB_EVENT_NAME", "GITHUB_ACTIONS", "GITHUB_EVENT_PATH"):
         monkeypatch.delenv(key)
     name, version = "wheelship-demo-pure", json.loads(report.read_text())["version"]
-    fetched = cli("fetch", name, version, "--spec", spec, "-o", tmp_path / "out")
-    assert fetched.code == 8 and "only dry runs" in fetched.err
-    published = cli("publish", name, version, "--spec", spec)
+    fetched = cli("fetch", name, version, "--spec", spec, "-o", tmp_path / "out", "--include-dry-runs")
+    assert fetched.code == 8 and "only dry runs" in fetched.err and "no tag" in fetched.err
+    published = cli("publish", name, version, "--spec", spec, "--include-dry-runs")
     assert published.code == 8 and "none is a tagged release" in published.err
     run_id = json.loads(next((tmp_path / "store").rglob("plan.json")).read_text())["run_id"]
     forced = cli("publish", name, version, "--spec", spec, "--run-id", run_id)
     assert forced.code == 2 and "is a schedule dry run of the branch head" in forced.err
     assert index_files(sandbox_env, "testpypi") == {} and index_files(sandbox_env, "pypi") == {}
+
+    # A tagged rehearsal is taken only when asked; a tagged run for real is taken first.
+    rehearsal = cli("release", project, "--spec", spec, "--tag", f"v{version}", "--dry-run")
+    assert rehearsal.code == 0, rehearsal.err
+    unasked = cli("publish", name, version, "--spec", spec)
+    assert unasked.code == 8 and "--include-dry-runs" in unasked.err
+    asked = cli("publish", name, version, "--spec", spec, "--include-dry-runs", "--dry-run")
+    assert asked.code == 0 and "a dry run of tag" in asked.err
+    real = cli("release", project, "--spec", spec, "--tag", f"v{version}")
+    assert real.code == 0, real.err
+    fetched = cli("fetch", name, version, "--spec", spec, "-o", tmp_path / "out2", "--include-dry-runs")
+    assert fetched.code == 0 and "a dry run of tag" not in fetched.err
 

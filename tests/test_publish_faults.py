@@ -136,7 +136,7 @@ def test_a_publish_killed_at_seeded_points_completes_on_the_next_run(proxy, sand
     overlay = _faulty_overlay(proxy, tmp_path)
     env = {**os.environ, "WHEELSHIP_CONFIG": str(overlay)}
     command = [sys.executable, "-m", "pipeline", "publish", "wheelship-demo-cext", "0.1.0rc1", "--store", store,
-               "--index", "faulty", "-q"]
+               "--index", "faulty", "--include-dry-runs", "-q"]
     proxy.faults.reset(0, 0.0)
     proxy.ledger.requests = 0
     clean = subprocess.run(command, env=env, capture_output=True, text=True)
@@ -181,7 +181,7 @@ def test_an_index_that_never_answers_is_a_publish_error_not_a_crash(proxy, sandb
     overlay = _faulty_overlay(proxy, tmp_path, "[publish]\nattempts = 3\nmax-wait = 0.1\n")
     proxy.faults.reset(7, 1.0, ("503", "502", "reset"))
     result = subprocess.run([sys.executable, "-m", "pipeline", "publish", "wheelship-demo-cext", "0.1.0rc1",
-                             "--store", store, "--index", "faulty"], capture_output=True, text=True,
+                             "--store", store, "--index", "faulty", "--include-dry-runs"], capture_output=True, text=True,
                             env={**os.environ, "WHEELSHIP_CONFIG": str(overlay)})
     assert result.returncode == 7, result.stderr
     assert "index faulty at " in result.stderr and "did not answer after 3 attempts over" in result.stderr
@@ -219,7 +219,7 @@ def test_a_tampered_plan_cannot_send_the_token_anywhere_else(cli, sandbox_env, s
         plan["index"] = {"name": "testpypi", "upload_url": trap_url, "simple_url": trap_url + "simple/",
                          "username": "__token__", "password_env": "AWS_SECRET_ACCESS_KEY"}
         plan_file.write_text(json.dumps(plan))
-        result = cli("publish", "wheelship-demo-cext", "0.1.0rc1", "--store", store)
+        result = cli("publish", "wheelship-demo-cext", "0.1.0rc1", "--store", store, "--include-dry-runs")
         assert result.code == 0, result.err
         assert f"planned for testpypi at {trap_url}" in result.err and sandbox_env.testpypi.url in result.err
     finally:

@@ -82,7 +82,7 @@ def test_dry_run_uploads_nothing_then_publish_uploads_the_verified_bytes(cli, sa
     shutil.rmtree(project)
     published = tmp_path / "published.json"
     result = cli("publish", "wheelship-demo-pure", "2.0.0rc1", "--from-store", "--store", file_store,
-                 "--json", published)
+                 "--include-dry-runs", "--json", published)
     assert result.code == 0, result.err
     assert "build" not in [line.strip("─ ") for line in result.err.splitlines()]
     after = json.loads(published.read_text())
@@ -91,7 +91,8 @@ def test_dry_run_uploads_nothing_then_publish_uploads_the_verified_bytes(cli, sa
     assert index_files(sandbox_env, "testpypi") == {f["name"]: f["sha256"] for f in facts["files"]}
 
     # publishing again finds everything there with the same hashes and uploads nothing
-    again = cli("publish", "wheelship-demo-pure", "2.0.0rc1", "--store", file_store, "--json", published)
+    again = cli("publish", "wheelship-demo-pure", "2.0.0rc1", "--store", file_store, "--include-dry-runs",
+                "--json", published)
     assert again.code == 0, again.err
     assert all(f["publish"] == "already present" for f in json.loads(published.read_text())["files"])
 

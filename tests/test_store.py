@@ -47,7 +47,7 @@ def stored_run(cli, sandbox_env, s3_store, tmp_path):  # type: ignore[no-untyped
 
 def test_fetch_gives_byte_identical_files(cli, stored_run, tmp_path):
     out = tmp_path / "fetched"
-    result = cli("fetch", PROJECT, VERSION, "--store", stored_run["store"], "-o", out)
+    result = cli("fetch", PROJECT, VERSION, "--store", stored_run["store"], "-o", out, "--include-dry-runs")
     assert result.code == 0, result.err
     fetched = sorted(out.iterdir())
     assert [p.name for p in fetched] == sorted(f["name"] for f in stored_run["facts"]["files"])
@@ -75,7 +75,8 @@ def test_a_tampered_object_stops_verify_publish_and_fetch(cli, sandbox_env, stor
     _tamper(sandbox_env, stored_run["key"](wheel["name"]), how)
     store = stored_run["store"]
     out = tmp_path / "fetched"
-    for args in (("verify", PROJECT, VERSION), ("publish", PROJECT, VERSION), ("fetch", PROJECT, VERSION, "-o", out)):
+    for args in (("verify", PROJECT, VERSION), ("publish", PROJECT, VERSION, "--include-dry-runs"),
+                 ("fetch", PROJECT, VERSION, "-o", out, "--include-dry-runs")):
         result = cli(*args, "--store", store)
         assert result.code == IntegrityError.exit_code, (args, result.err)
         assert wheel["name"] in result.err and wheel["sha256"] in result.err

@@ -27,7 +27,7 @@ class Load:
         runs = ctx.runs
         publishing = ctx.options.command == "publish"
         state = runs.read(ctx.options.run_id) if ctx.options.run_id else \
-            runs.newest(complete=self.complete, release=publishing)
+            runs.newest(complete=self.complete, release=publishing, dry_runs=ctx.options.include_dry_runs)
         if publishing and not state.plan.tagged and not ctx.options.dry_run:
             raise UsageError(
                 f"run {state.run_id} is a {state.plan.trigger} dry run of the branch head ({state.plan.created}), "

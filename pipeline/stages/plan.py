@@ -138,6 +138,7 @@ class AlreadyOnIndex:
         from pipeline.publishing import Publisher
 
         plan = ctx.need_plan()
+        self._published_run(ctx, plan)
         try:
             listed = Publisher(Index(ctx.index, None, timeout=ctx.spec.publish.timeout), plan.project,
                                ctx.spec.publish).probe()
@@ -152,6 +153,29 @@ class AlreadyOnIndex:
                 f"{plan.index} already",
                 hint="an index never replaces a file; release a new version to change them",
             )
+
+
+    @staticmethod
+    def _published_run(ctx: Context, plan: PlanRecord) -> None:
+        """A run in the store that published this tag's commit for real: nothing to do."""
+        from pipeline.errors import StoreError
+
+        if not plan.commit:
+            return
+        try:
+            runs = ctx.runs.all()
+        except StoreError as exc:
+            log.warning("could not read earlier runs in %s (%s)", ctx.store.url, exc.message)
+            return
+        for state in runs:
+            published = state.publish or {}
+            if published and not published.get("dry_run") and state.plan.tag == plan.tag \
+                    and state.plan.commit == plan.commit:
+                raise NothingToDo(
+                    f"run {state.run_id} already published tag {plan.tag} (commit {plan.commit[:12]}) to "
+                    f"{published.get('index')}",
+                    hint="an index never replaces a file; release a new version to change them",
+                )
 
 
 class RecordPlan:
