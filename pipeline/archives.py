@@ -34,4 +34,8 @@ def extract(archive: Path, dest: Path) -> None:
             if not inside or member.isdev() or os.path.isabs(member.name):
                 raise IntegrityError(f"{archive.name} holds an unsafe member: {member.name}",
                                      hint="an sdist holds plain files and folders inside one top-level folder")
-        tar.extractall(dest)
+            # As the data filter does: the files belong to whoever unpacks them (as root, tar would
+            # give them the packer's uid, and git then calls the folder "dubious"), no special bits.
+            member.uid, member.gid, member.uname, member.gname = os.getuid(), os.getgid(), "", ""
+            member.mode = (member.mode & 0o777) | (0o700 if member.isdir() else 0o600)
+        tar.extractall(dest)  # every member was checked above

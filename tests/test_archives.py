@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import tarfile
 from pathlib import Path
 
@@ -16,7 +17,7 @@ def _tar(path: Path, members: dict[str, bytes], link: tuple[str, str] | None = N
     with tarfile.open(path, "w:gz") as tar:
         for name, data in members.items():
             info = tarfile.TarInfo(name)
-            info.size = len(data)
+            info.size, info.uid, info.gid, info.uname = len(data), 1234, 1234, "packer"
             tar.addfile(info, io.BytesIO(data))
         if link:
             info = tarfile.TarInfo(link[0])
@@ -36,7 +37,9 @@ def test_a_plain_sdist_unpacks(tmp_path, variant):
     archive = _tar(tmp_path / "p-1.0.tar.gz", {"p-1.0/pyproject.toml": b"[project]\n", "p-1.0/src/p.py": b"x = 1\n"},
                    link=("p-1.0/README", "pyproject.toml"))
     archives.extract(archive, tmp_path / "out")
-    assert (tmp_path / "out" / "p-1.0" / "src" / "p.py").read_bytes() == b"x = 1\n"
+    unpacked = tmp_path / "out" / "p-1.0" / "src" / "p.py"
+    assert unpacked.read_bytes() == b"x = 1\n"
+    assert unpacked.stat().st_uid == os.getuid()  # never the packer's uid, even as root
 
 
 @pytest.mark.parametrize(("members", "link"), [
