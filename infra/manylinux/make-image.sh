@@ -19,7 +19,8 @@ quietly() { local out; out=$(PIP_ROOT_USER_ACTION=ignore "$@" 2>&1) || { printf 
 
 install_tools() {
     local missing=()
-    command -v podman >/dev/null || missing+=(podman)
+    # (uidmap and fuse-overlayfs as Podman's Debian recommends them; this set is the one checked here)
+    command -v podman >/dev/null || missing+=(podman uidmap fuse-overlayfs)
     command -v runc >/dev/null || missing+=(runc)
     command -v debootstrap >/dev/null || missing+=(debootstrap)
     if ((${#missing[@]})); then
