@@ -36,11 +36,17 @@ ARCH32 = {("linux", "x86_64"): "i686", ("linux", "aarch64"): "armv7l", ("windows
 
 
 @dataclass(frozen=True)
-class PlannedArch:
+class SliceKind:
+    """A platform and arch, the runner that builds it, and whether that runner emulates it."""
+
     platform: str
     arch: str
     runner: str
-    qemu: bool
+    qemu: bool = False
+
+    @property
+    def name(self) -> str:
+        return f"{self.platform}-{self.arch}"
 
 
 def options(project_dir: Path, platform: str, env: Mapping[str, str] | None = None) -> Any:
@@ -79,7 +85,7 @@ def archs_setting(opts: Any) -> str:
     return str(opts.reader.get("archs", option_format=ListFormat(sep=" "), ignore_empty=True) or "auto")
 
 
-def planned_archs(project_dir: Path, platform: str, env: Mapping[str, str] | None = None) -> list[PlannedArch]:
+def planned_archs(project_dir: Path, platform: str, env: Mapping[str, str] | None = None) -> list[SliceKind]:
     """Every arch the project's `archs` selects for a platform, each with the runner that
     builds it. `auto` and `native` mean each runner's own arch, as they do on that runner."""
     from cibuildwheel.architecture import Architecture
@@ -109,7 +115,7 @@ def planned_archs(project_dir: Path, platform: str, env: Mapping[str, str] | Non
     for arch in known:
         if arch in chosen:
             runner, qemu = (natives[arch], False) if arch in natives else OTHER_ARCHES[platform][arch]
-            planned.append(PlannedArch(platform, arch, runner, qemu))
+            planned.append(SliceKind(platform, arch, runner, qemu))
     return planned
 
 

@@ -15,27 +15,16 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from pipeline import cibwconfig, interpreters
+from pipeline.cibwconfig import SliceKind
 from pipeline.errors import BuildFailed, UsageError
 from pipeline.project import Project
 from pipeline.records import Slice
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SliceKind:
-    platform: str
-    arch: str
-    runner: str
-    qemu: bool = False
-
-    @property
-    def name(self) -> str:
-        return f"{self.platform}-{self.arch}"
 
 
 #: The slices a project with cibuildwheel's default `archs` (auto) gets: each
@@ -64,8 +53,7 @@ def host_slice() -> str | None:
 
 def slice_kinds(project: Path) -> list[SliceKind]:
     """Every platform and arch the project's cibuildwheel `archs` selects, each on its runner."""
-    return [SliceKind(p.platform, p.arch, p.runner, p.qemu)
-            for platform_name in PLATFORMS for p in cibwconfig.planned_archs(project, platform_name)]
+    return [kind for platform_name in PLATFORMS for kind in cibwconfig.planned_archs(project, platform_name)]
 
 
 def cibuildwheel_identifiers(project: Path, kind: SliceKind) -> tuple[str, ...]:

@@ -62,14 +62,9 @@ BOTH_TAG_FORMS = ("v*", "[0-9]*")
 def tag_patterns(project_dir: Path) -> tuple[str, ...]:
     """The tag patterns that match the version tags a repository already has (``v1.2.3``
     or ``1.2.3``); both when it has none, or is no git repository."""
-    import subprocess
+    from pipeline.git import git
 
-    try:
-        out = subprocess.run(["git", "-C", str(project_dir), "tag", "--list"], capture_output=True, text=True,
-                             timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return BOTH_TAG_FORMS
-    tags = out.stdout.split() if out.returncode == 0 else []
+    tags = (git(project_dir, "tag", "--list") or "").split()
     found = tuple(pattern for pattern, test in (("v*", lambda t: t[:1] == "v" and t[1:2].isdigit()),
                                                 ("[0-9]*", lambda t: t[:1].isdigit()))
                   if any(test(t) for t in tags))

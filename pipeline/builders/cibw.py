@@ -91,7 +91,7 @@ class CibuildwheelBuilder:
             return None
         opts = cibwconfig.options(project_dir, "linux")
         engine, found = engine_setting(opts)
-        name = str(engine or opts.build_options(None).container_engine.name).split(";")[0].strip()
+        name = _engine_name(engine, opts)
         if engine is None and not cibwconfig.set_by_project(opts, "container-engine"):
             return f"no container engine answers on this host ({found})"
         for identifier in slice.identifiers:
@@ -138,6 +138,7 @@ class CibuildwheelBuilder:
                 hint="the log above shows the build or test that failed",
             )
         host = host_description()
+        engine_name = _engine_name(env.get("CIBW_CONTAINER_ENGINE"), opts)
         built = []
         for wheel in sorted(outdir.glob("*.whl")):
             identifier = identifier_of(wheel.name)
@@ -150,7 +151,7 @@ class CibuildwheelBuilder:
                 test = TestResult(status="passed", host=host, interpreter=identifier,
                                   how=f"cibuildwheel test ({plan.reason}): {plan.command}")
             built.append(Built(path=wheel, identifier=identifier, test=test,
-                               tools={**tools, **({"image": image, "container-engine": _engine_name(env, opts)}
+                               tools={**tools, **({"image": image, "container-engine": engine_name}
                                                   if image else {})}))
         return built
 
@@ -172,7 +173,7 @@ def _run_streamed(command: list[str], env: dict[str, str], log_file: Path) -> in
         return proc.returncode
 
 
-def _engine_name(env: dict[str, str], opts: object) -> str:
-    configured = env.get("CIBW_CONTAINER_ENGINE") or str(
-        opts.build_options(None).container_engine.name)  # type: ignore[attr-defined]
-    return configured.split(";")[0].strip()
+def _engine_name(configured: str | None, opts: object) -> str:
+    """The engine's name from a CIBW_CONTAINER_ENGINE value, else from the project's options."""
+    value = configured or str(opts.build_options(None).container_engine.name)  # type: ignore[attr-defined]
+    return value.split(";")[0].strip()

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
 from pathlib import Path
 
 from pipeline import builders
 from pipeline.builders import BuildJob, Built
 from pipeline.context import Context
 from pipeline.errors import BuildFailed, UsageError, VersionMismatch
+from pipeline.git import git
 from pipeline.records import Artifact, BuildRecord, Plan, Slice, distribution_of, identifier_of, sha256_of
 from pipeline.runs import now
 from pipeline.ui import host_description
@@ -26,12 +26,7 @@ def source_date_epoch(project_dir: Path) -> str | None:
     """The tagged commit's time, so a rebuild gives the same bytes where it can."""
     if os.environ.get("SOURCE_DATE_EPOCH"):
         return os.environ["SOURCE_DATE_EPOCH"]
-    try:
-        out = subprocess.run(["git", "-C", str(project_dir), "log", "-1", "--format=%ct"],
-                             capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+    return git(project_dir, "log", "-1", "--format=%ct", timeout=10)
 
 
 def guess_import_names(project_dir: Path, project: str) -> tuple[str, ...]:

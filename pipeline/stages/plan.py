@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from pipeline import kind
 from pipeline.builders import run_before_sdist
 from pipeline.context import Context
 from pipeline.errors import NothingToDo, UsageError, VersionMismatch
+from pipeline.git import git
 from pipeline.planning import plan_slices
 from pipeline.project import load_project
 from pipeline.records import Plan as PlanRecord
@@ -34,22 +34,14 @@ def routed_index(ctx: Context, chosen: str | None, prerelease: bool) -> str:
     return name
 
 
-def _git(root: Path, *args: str) -> str | None:
-    try:
-        out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
-
-
 def checked_out_commit(root: Path, tag: str | None) -> str:
     """The commit the checkout is at ("" outside git); raises `VersionMismatch` when the
     tag exists in the checkout but names another commit: what is built must be the tag."""
-    head = _git(root, "rev-parse", "HEAD")
+    head = git(root, "rev-parse", "HEAD")
     if head is None:
         return ""
     if tag:
-        tagged = _git(root, "rev-parse", "-q", "--verify", f"refs/tags/{tag}^{{commit}}")
+        tagged = git(root, "rev-parse", "-q", "--verify", f"refs/tags/{tag}^{{commit}}")
         if tagged is not None and tagged != head:
             raise VersionMismatch(
                 f"tag {tag} is commit {tagged[:12]}, but the checkout in {root} is at {head[:12]}",
