@@ -151,3 +151,27 @@ def test_a_real_project_releases_from_its_sdist(cli, sandbox_env, tmp_path, entr
     assert wheels and all(f["test"]["status"] == "passed" for f in wheels)
     assert all(f["publish"] == "would upload" for f in facts["files"])
     assert not [f for f in facts["files"] for finding in f["findings"] if finding["severity"] == "error"]
+
+
+# --- real cibuildwheel configurations plan exactly the arches they declare ------------------
+
+
+@pytest.mark.parametrize(("project", "expected", "emulated"), [
+    # [tool.cibuildwheel.linux] archs = x86_64 aarch64 armv7l ppc64le riscv64; macos x86_64 arm64; windows AMD64 ARM64 x86
+    ("markupsafe", {"linux-x86_64", "linux-aarch64", "linux-armv7l", "linux-ppc64le", "linux-riscv64",
+                    "macos-x86_64", "macos-arm64", "windows-AMD64", "windows-ARM64", "windows-x86"},
+     {"linux-armv7l", "linux-ppc64le", "linux-riscv64"}),
+    # linux archs = x86_64 aarch64 riscv64; macos arm64 only; windows auto
+    ("sqlalchemy", {"linux-x86_64", "linux-aarch64", "linux-riscv64", "macos-arm64", "windows-AMD64",
+                    "windows-ARM64", "windows-x86"}, {"linux-riscv64"}),
+])
+def test_a_real_cibuildwheel_configuration_plans_exactly_its_arches(tmp_path, project, expected, emulated):
+    from pipeline.planning import slice_kinds
+
+    entry = next(e for e in [*entries("releases.json"), *entries()]
+                 if e["project"] == project and str(e["filename"]).endswith(".tar.gz"))
+    archives.extract(fetch(entry), tmp_path)
+    (root,) = tmp_path.iterdir()
+    kinds = {k.name: k for k in slice_kinds(root)}
+    assert set(kinds) == expected
+    assert {name for name, k in kinds.items() if k.qemu} == emulated
