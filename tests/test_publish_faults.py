@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from pipeline import index as index_module
 from pipeline.credentials import Credentials
 from pipeline.errors import PublishFailed
-from pipeline import index as index_module
 from pipeline.index import Index
 from pipeline.publishing import Publisher
 from pipeline.records import sha256_of
