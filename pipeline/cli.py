@@ -64,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index", help="publish to this index instead of the routed one")
     p.add_argument("--dry-run", action="store_true", help="plan a rehearsal that will not upload")
     p.add_argument("--event", dest="event_file", type=Path, help="a GitHub event payload file")
-    p.add_argument("--host", dest="host_only", action="store_true", help="plan only what this host can build")
+    p.add_argument("--host", dest="host_only", action="store_true", default=_env("WHEELSHIP_REHEARSAL") == "1",
+                   help="plan only what this host can build (default: on in a `wheelship rehearse`)")
     _common(p, json_out=True)
 
     p = sub.add_parser("build", help="build a run's slices and store them", epilog=EPILOG)
@@ -125,6 +126,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true")
     p.add_argument("-q", "--quiet", action="store_true")
 
+    p = sub.add_parser("rehearse", help="run the project's release workflow here under act, against the sandbox",
+                       epilog=EPILOG)
+    p.add_argument("project_dir", type=Path, nargs="?", default=Path("."), metavar="PROJECT_DIR")
+    p.add_argument("--event", choices=("push", "release", "dispatch", "schedule", "branch"), default="push",
+                   help="the GitHub event to rehearse: a tag push (default), a published release, a manual "
+                        "dispatch, the nightly schedule, or a push to the current branch")
+    p.add_argument("--tag", help="the tag (default: the tag at HEAD, else the newest one)")
+    p.add_argument("--index", help="dispatch input: the index to publish to")
+    p.add_argument("--dry-run", action="store_true", help="dispatch input: do everything but upload")
+    p.add_argument("--workflow", type=Path, help="the workflow file (default: .github/workflows/wheelship-release.yml, "
+                   "or wheelship-dry-run.yml for --event schedule)")
+    p.add_argument("--json", dest="json_path", type=Path, metavar="FILE", help="write the jobs and files as JSON")
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("-q", "--quiet", action="store_true")
+
     p = sub.add_parser("sandbox", help="local pypiserver indexes and SeaweedFS to rehearse a release")
     p.add_argument("--no-s3", action="store_true", help="indexes only, no SeaweedFS")
     p.add_argument("--dir", type=Path, help="folder for the servers' data (default: a temporary one)")
@@ -151,7 +167,9 @@ def _run_pipeline(args: argparse.Namespace, stages_name: str) -> int:
     if options.command == "release":
         options = dataclasses.replace(options, host_only=True)  # a local release builds for this host
     spec = load_spec(project_dir, args.spec, store=args.store)
-    workdir = options.workdir or Path(tempfile.mkdtemp(prefix="wheelship-"))
+    # absolute: builders run tools in other folders (the workflow passes `--workdir wheelship-logs`)
+    workdir = options.workdir.resolve() if options.workdir else Path(tempfile.mkdtemp(prefix="wheelship-"))
+    options = dataclasses.replace(options, workdir=options.workdir and workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     ctx = Context(options=options, spec=spec, workdir=workdir)
     keep = False
@@ -221,6 +239,13 @@ def _init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rehearse(args: argparse.Namespace) -> int:
+    from pipeline.rehearsal import Request, rehearse
+
+    return rehearse(args.project_dir, Request(args.event, args.tag, args.index, args.dry_run), args.workflow,
+                    args.json_path)
+
+
 def _sandbox(args: argparse.Namespace) -> int:
     from pipeline.sandbox import main as sandbox_main
 
@@ -239,6 +264,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "check": _check,
     "init": _init,
     "sandbox": _sandbox,
+    "rehearse": _rehearse,
 }
 
 

@@ -83,6 +83,13 @@ class NothingToDo(WheelshipError):
     title = "nothing to do"
 
 
+class RehearsalFailed(WheelshipError):
+    """A job of the rehearsed release workflow failed."""
+
+    exit_code = 10
+    title = "rehearsal failed"
+
+
 #: Documented in the README; tests assert each class keeps its code.
 EXIT_CODES: dict[str, int] = {
     cls.__name__: cls.exit_code
@@ -95,5 +102,6 @@ EXIT_CODES: dict[str, int] = {
         PublishFailed,
         StoreError,
         NothingToDo,
+        RehearsalFailed,
     )
 }

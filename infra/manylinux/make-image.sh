@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Make localhost/wheelship-manylinux:local, a manylinux-style image that cibuildwheel
 # can build Linux wheels in on a machine with no registry access: Debian bookworm
-# (glibc 2.36, gcc), this machine's CPythons at /opt/python/cpXY-cpXY, `build` in
+# (glibc 2.36, gcc; AUDITWHEEL_PLAT says so, as manylinux images do: auditwheel needs it
+# for an extension that links no libc), this machine's CPythons at /opt/python/cpXY-cpXY, `build` in
 # each, auditwheel and a recent patchelf on PATH, uv, and this machine's CA bundle.
 #
 # Installs Podman (with runc) and debootstrap from Debian's packages when they are
@@ -50,10 +51,14 @@ EOF
 
 install_tools
 configure_podman
-if [[ ${1:-} != --force ]] && podman image exists "$IMAGE"; then
+# Bumped whenever what goes into the image changes, so an older image is remade.
+RECIPE=2
+made=$(podman image inspect --format '{{ index .Config.Labels "wheelship.recipe" }}' "$IMAGE" 2>/dev/null || true)
+if [[ ${1:-} != --force ]] && [[ $made == "$RECIPE" ]]; then
     say "$IMAGE exists (remake it with --force)"
     exit 0
 fi
+[[ -n $made ]] && say "$IMAGE is from recipe ${made:-?}, not $RECIPE: remaking it"
 
 pythons=()
 while read -r dir; do
@@ -111,5 +116,7 @@ tar -C "$ROOT" -c . | podman import \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt' \
     --change 'ENV PIP_ROOT_USER_ACTION=ignore' \
+    --change "ENV AUDITWHEEL_PLAT=manylinux_2_36_$(uname -m)" \
+    --change "LABEL wheelship.recipe=$RECIPE" \
     - "$IMAGE" >/dev/null
 say "made $IMAGE in $((SECONDS - start)) s"

@@ -1,0 +1,537 @@
+"""`wheelship rehearse`: the project's own release workflow, run end to end on this
+machine against the sandbox, before the tag is pushed.
+
+`act` evaluates the workflow file for real (jobs, `needs` outputs, the build matrix
+from the plan, `if:`, `env`) and runs its Linux jobs on this host. Each pinned action
+is replaced by a stand-in (pipeline.standins) that does here what the action does on
+GitHub; trusted publishing and the AWS role are replaced by the sandbox's index
+tokens and S3 keys, and the rehearsal says so. The plan covers what this host can
+build (``WHEELSHIP_REHEARSAL``); the slices of other runners are listed as not
+rehearsable, with the command their job would run, never as passed. Afterwards the
+rehearsal reads what the sandbox's indexes and store hold.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline import ui
+from pipeline.errors import RehearsalFailed, UsageError
+from pipeline.git import git
+
+log = logging.getLogger(__name__)
+
+EVENTS = ("push", "release", "dispatch", "schedule", "branch")
+ACT_EVENTS = {"push": "push", "release": "release", "dispatch": "workflow_dispatch", "schedule": "schedule",
+              "branch": "push"}
+PASSED, FAILED, SKIPPED, NOT_REHEARSABLE = "passed", "failed", "skipped", "not-rehearsable"
+#: Runner labels whose jobs run on this host: GitHub's Linux x86_64 images.
+LINUX_RUNNERS = ("ubuntu-latest", "ubuntu-24.04", "ubuntu-22.04")
+LOCAL_IMAGE = "localhost/wheelship-manylinux:local"
+SANDBOX_ROLE = "arn:aws:iam::000000000000:role/wheelship-rehearsal"
+
+
+@dataclass
+class Job:
+    name: str
+    status: str
+    runner: str = ""
+    note: str = ""
+
+
+@dataclass
+class Result:
+    event: str
+    workflow: str
+    ref: str
+    jobs: list[Job] = field(default_factory=list)
+    published: list[dict[str, str]] = field(default_factory=list)
+    stored: list[dict[str, str]] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    commit: str = ""  # the commit the plan job built, from its output
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": self.event, "workflow": self.workflow, "ref": self.ref, "commit": self.commit,
+                "jobs": [asdict(j) for j in self.jobs], "published": self.published, "stored": self.stored,
+                "replaced": self.replaced}
+
+
+def find_act() -> str:
+    """The `act` binary: next to this Python (the `rehearse` extra), else on PATH."""
+    found = shutil.which("act", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    if not found:
+        raise UsageError("`act` is not installed, so the workflow cannot be run on this machine",
+                         hint="install the rehearse extra: pip install 'wheelship[rehearse]'")
+    return found
+
+
+def _read_workflow(path: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise UsageError(f"cannot read the workflow {path}: {exc}",
+                         hint="fix the file, or write it again with `wheelship init --force`") from None
+    if not isinstance(data, dict) or not isinstance(data.get("jobs"), dict):
+        raise UsageError(f"{path} is not a GitHub workflow (no jobs)", hint="pass the release workflow with --workflow")
+    data["on"] = data.get("on", data.pop(True, None))  # YAML 1.1 reads the key `on` as true
+    return data
+
+
+def _triggers(workflow: dict[str, Any]) -> dict[str, Any]:
+    on = workflow.get("on")
+    if isinstance(on, str):
+        return {on: {}}
+    if isinstance(on, list):
+        return {name: {} for name in on}
+    return {name: (value or {}) for name, value in (on or {}).items()}
+
+
+def _filter_regex(pattern: str) -> str:
+    """GitHub's filter pattern syntax as a regex: `*` stops at `/`, `**` does not,
+    `?` and `+` quantify the character before them, `[...]` is a class."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+            continue
+        char = pattern[i]
+        if char == "[" and (end := pattern.find("]", i)) > i:
+            out.append(pattern[i:end + 1])
+            i = end + 1
+            continue
+        out.append({"*": "[^/]*", "?": "?", "+": "+"}.get(char, re.escape(char)))
+        i += 1
+    return "".join(out)
+
+
+def _matches(value: str, patterns: list[str]) -> bool:
+    return any(re.fullmatch(_filter_regex(p), value) for p in patterns)
+
+
+def runs_on(workflow: dict[str, Any], event: str, ref: str) -> str | None:
+    """None when the workflow runs on this event, else why it does not."""
+    triggers = _triggers(workflow)
+    name = ACT_EVENTS[event]
+    if name not in triggers:
+        return f"the workflow has no `{name}` trigger (it runs on {', '.join(triggers) or 'nothing'})"
+    spec = triggers[name] or {}
+    if name == "release":
+        types = spec.get("types") or []
+        return None if not types or "published" in types else f"its release trigger takes {types}, not published"
+    if name != "push":
+        return None
+    kind, value = ("tags", ref.removeprefix("refs/tags/")) if ref.startswith("refs/tags/") \
+        else ("branches", ref.removeprefix("refs/heads/"))
+    other = "branches" if kind == "tags" else "tags"
+    if kind not in spec and f"{kind}-ignore" not in spec:
+        if other in spec or f"{other}-ignore" in spec:
+            return f"its push trigger filters {other} only ({', '.join(spec.get(other, []))}), so a push to {ref} " \
+                   "starts nothing"
+        return None
+    if kind in spec and not _matches(value, [str(p) for p in spec[kind]]):
+        return f"{value} matches none of its push {kind} patterns ({', '.join(map(str, spec[kind]))})"
+    if f"{kind}-ignore" in spec and _matches(value, [str(p) for p in spec[f"{kind}-ignore"]]):
+        return f"{value} matches its push {kind}-ignore patterns"
+    return None
+
+
+def _actions(workflow: dict[str, Any]) -> set[str]:
+    """Every action the workflow's steps use (owner/repo), refusing what has no stand-in."""
+    from pipeline.standins import ACTIONS
+
+    used, unknown = set(), set()
+    for job_id, job in workflow["jobs"].items():
+        if "uses" in job:
+            raise UsageError(f"job {job_id} calls the reusable workflow {job['uses']}, which the rehearsal cannot run",
+                             hint="rehearse the workflow it calls with --workflow")
+        for step in job.get("steps") or []:
+            uses = str(step.get("uses") or "")
+            if not uses or uses.startswith(("./", "docker://")):
+                continue
+            action = "/".join(uses.split("@", 1)[0].split("/")[:2])
+            (used if action in ACTIONS else unknown).add(action)
+    if unknown:
+        raise UsageError(f"the workflow uses {', '.join(sorted(unknown))}, which the rehearsal has no stand-in for",
+                         hint="stand-ins exist for " + ", ".join(sorted(ACTIONS)))
+    return used
+
+
+def _pins(workflow: dict[str, Any]) -> set[str]:
+    return {str(step["uses"]) for job in workflow["jobs"].values() for step in job.get("steps") or []
+            if "@" in str(step.get("uses") or "") and not str(step["uses"]).startswith(("./", "docker://"))}
+
+
+def _static_runners(workflow: dict[str, Any]) -> dict[str, str]:
+    return {job_id: job["runs-on"] for job_id, job in workflow["jobs"].items()
+            if isinstance(job.get("runs-on"), str) and "${{" not in job["runs-on"]}
+
+
+@dataclass
+class Request:
+    event: str
+    tag: str | None
+    index: str | None
+    dry_run: bool
+
+
+def _branch(repo: Path) -> str:
+    return git(repo, "symbolic-ref", "--short", "-q", "HEAD") or "main"
+
+
+def default_tag(repo: Path) -> str | None:
+    """The tag at HEAD, else the newest tag reachable from it."""
+    return git(repo, "describe", "--tags", "--exact-match", "HEAD") or git(repo, "describe", "--tags", "--abbrev=0")
+
+
+def payload(request: Request, repo: Path, workflow: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The event payload GitHub would send, and the ref the run starts on."""
+    branch = f"refs/heads/{_branch(repo)}"
+    head = git(repo, "rev-parse", "HEAD") or ""
+    repository = {"name": repo.name, "full_name": f"rehearsal/{repo.name}", "default_branch": _branch(repo)}
+    if request.event in ("push", "release"):
+        tag = request.tag
+        commit = git(repo, "rev-parse", "-q", "--verify", f"refs/tags/{tag}^{{commit}}")
+        if not commit:
+            raise UsageError(f"tag {tag} is not in {repo}", hint=f"create it first: git tag {tag}")
+        if request.event == "push":
+            return {"ref": f"refs/tags/{tag}", "before": "0" * 40, "after": commit, "created": True,
+                    "deleted": False, "forced": False, "repository": repository}, f"refs/tags/{tag}"
+        from packaging.version import InvalidVersion, Version
+
+        try:
+            prerelease = Version(str(tag).lstrip("v")).is_prerelease
+        except InvalidVersion:
+            prerelease = False
+        return {"action": "published", "release": {"tag_name": tag, "name": tag, "draft": False,
+                                                   "prerelease": prerelease, "target_commitish": commit},
+                "repository": repository}, f"refs/tags/{tag}"
+    if request.event == "dispatch":
+        declared = ((_triggers(workflow).get("workflow_dispatch") or {}).get("inputs") or {})
+        given = {"tag": request.tag, "index": request.index, "dry-run": request.dry_run or None}
+        missing = [name for name, value in given.items() if value is not None and name not in declared]
+        if missing:
+            raise UsageError(f"the workflow's dispatch takes no input {', '.join(missing)} "
+                             f"(it takes {', '.join(declared) or 'none'})", hint="leave those options out")
+        inputs = {name: (value if value is not None else (False if name == "dry-run" else ""))
+                  for name, value in given.items() if name in declared}
+        return {"ref": branch, "inputs": inputs, "repository": repository}, branch
+    if request.event == "schedule":
+        crons = (_triggers(workflow).get("schedule") or [{}])
+        return {"schedule": (crons[0] or {}).get("cron", ""), "repository": repository}, branch
+    return {"ref": branch, "before": "0" * 40, "after": head, "created": False, "deleted": False,
+            "repository": repository}, branch
+
+
+def _listed(simple_url: str) -> list[dict[str, str]]:
+    """Every file an index lists, each with the SHA-256 the index states for it."""
+    import requests
+
+    from pipeline.index import ACCEPT, parse_listing
+
+    root = requests.get(simple_url, timeout=30)
+    root.raise_for_status()
+    projects = sorted(set(re.findall(r'href="(?:[^"]*/)?([^/"]+)/?"', root.text)))
+    files = []
+    for project in projects:
+        page = requests.get(f"{simple_url}{project}/", headers={"Accept": ACCEPT}, timeout=30)
+        if page.status_code == 404:
+            continue
+        page.raise_for_status()
+        listing = parse_listing(page.text, page.headers.get("Content-Type", ""), page.url)
+        files += [{"filename": name, "sha256": entry.sha256 or ""} for name, entry in sorted(listing.items())]
+    return files
+
+
+def sandbox_holdings(box) -> tuple[list[dict[str, str]], list[dict[str, str]]]:  # type: ignore[no-untyped-def]
+    """What the sandbox's indexes list (read from their simple API) and what its store
+    keeps (read back from S3), each file with its SHA-256."""
+    published = [{**entry, "index": name} for name in ("testpypi", "pypi")
+                 for entry in _listed(box.index(name).url + "simple/")]
+    stored: list[dict[str, str]] = []
+    if box.s3 is not None:
+        import boto3
+
+        env = box.s3.env()
+        client = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL_S3"], region_name="us-east-1",
+                              aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                              aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=box.s3.bucket):
+            for obj in page.get("Contents", []):
+                name = obj["Key"].rsplit("/", 1)[-1]
+                if name.endswith((".whl", ".tar.gz", ".zip")):
+                    body = client.get_object(Bucket=box.s3.bucket, Key=obj["Key"])["Body"].read()
+                    stored.append({"filename": name, "sha256": hashlib.sha256(body).hexdigest(), "key": obj["Key"]})
+    return published, stored
+
+
+# --- running act ---------------------------------------------------------------------
+
+
+def act_command(act: str, request: Request, workflow_file: Path, payload_file: Path, folder: Path,
+                actions: dict[str, Path], pins: set[str], box, image: bool) -> list[str]:  # type: ignore[no-untyped-def]
+    command = [act, ACT_EVENTS[request.event], "-W", str(workflow_file), "-e", str(payload_file), "--json",
+               "--action-cache-path", str(folder / "act-cache"), "--no-cache-server", "--concurrent-jobs", "1",
+               "--env", f"WHEELSHIP_CONFIG={box.config_file}", "--env", "WHEELSHIP_REHEARSAL=1",
+               "--var", f"WHEELSHIP_STORE=s3://{box.s3.bucket}/runs", "--var", f"AWS_PUBLISH_ROLE_ARN={SANDBOX_ROLE}",
+               "--var", "AWS_REGION=us-east-1"]
+    if image:  # on GitHub, cibuildwheel pulls its image from quay.io
+        command += ["--env", f"CIBW_MANYLINUX_X86_64_IMAGE={LOCAL_IMAGE}"]
+    for label in LINUX_RUNNERS:
+        command += ["-P", f"{label}=-self-hosted"]
+    for pin in sorted(pins):
+        action, ref = pin.split("@", 1)
+        command += ["--local-repository", f"{'/'.join(action.split('/')[:2])}@{ref}={actions['/'.join(action.split('/')[:2])]}"]
+    return command
+
+
+def local_image_exists() -> bool:
+    """The manylinux-style image `make manylinux-image` builds (infra/manylinux), in Podman."""
+    from pipeline.builders.cibw import container_engine
+
+    engine, _ = container_engine()
+    return engine is not None and subprocess.run([engine, "image", "exists", LOCAL_IMAGE],
+                                                 capture_output=True).returncode == 0
+
+
+@dataclass
+class _Seen:
+    results: dict[tuple[str, str], str] = field(default_factory=dict)  # (job id, matrix label) -> result
+    outputs: dict[str, str] = field(default_factory=dict)  # step outputs of the plan job
+    notes: dict[tuple[str, str], str] = field(default_factory=dict)
+    lines: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    runners: dict[tuple[str, str], str] = field(default_factory=dict)
+
+
+def _label(matrix: dict[str, Any]) -> str:
+    if not matrix:
+        return ""
+    return str(matrix.get("slice") or ", ".join(f"{k}={v}" for k, v in sorted(matrix.items())))
+
+
+OUTPUT = re.compile(r"::set-output::\s*([\w-]+)=(.*)")
+BUILDER = re.compile(r"slice \S+: the (\S+) builder \((.*)\)")
+
+
+def run_act(command: list[str], cwd: Path, log_file: Path) -> _Seen:
+    seen = _Seen()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WHEELSHIP_", "GITHUB_", "ACTIONS_"))}
+    with log_file.open("w") as raw, subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                                                     stderr=subprocess.STDOUT, text=True) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            raw.write(line)
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            job_id = event.get("jobID")
+            if not job_id:
+                continue
+            key = (job_id, _label(event.get("matrix") or {}))
+            msg = str(event.get("msg", ""))
+            seen.lines.setdefault(key, []).append(msg.rstrip())
+            if (runner := (event.get("matrix") or {}).get("runner")) is not None:
+                seen.runners[key] = str(runner)
+            if job_id == "plan" and (found := OUTPUT.search(msg)):
+                seen.outputs[found.group(1)] = found.group(2).strip()
+            if found := BUILDER.search(msg):
+                seen.notes[key] = f"{found.group(1)} builder: {found.group(2)}"
+            if "jobResult" in event:
+                seen.results[key] = event["jobResult"]
+                name = f"{job_id} ({key[1]})" if key[1] else job_id
+                status = PASSED if event["jobResult"] == "success" else FAILED
+                log.info("  job %-28s %s", name, status)
+    return seen
+
+
+def _left_out(repo: Path, outputs: dict[str, str], workflow: dict[str, Any]) -> list[Job]:
+    """The slices the full plan has that this host's plan does not: the build jobs of
+    other runners, each with the command it would run there."""
+    from pipeline.planning import slice_kinds
+    from pipeline.spec import load_spec
+
+    try:
+        matrix = json.loads(outputs.get("wheel-matrix") or "{}").get("include", [])
+    except ValueError:
+        return []
+    planned = {entry.get("slice") for entry in matrix}
+    commit = outputs.get("commit")
+    if not matrix or "pure" in planned or not commit:
+        return []
+    command = _build_command(workflow)
+    with tempfile.TemporaryDirectory(prefix="wheelship-rehearse-plan-") as tmp:
+        checkout = Path(tmp) / "checkout"
+        subprocess.run(["git", "clone", "-q", "--no-checkout", str(repo), str(checkout)], check=True)
+        subprocess.run(["git", "-C", str(checkout), "checkout", "-q", "--detach", commit], check=True)
+        spec = load_spec(checkout)
+        kinds = [k for k in slice_kinds(checkout) if not spec.slices or k.name in spec.slices]
+    return [Job(name=f"build ({k.name})", status=NOT_REHEARSABLE, runner=spec.runners.get(k.name, k.runner),
+                note=f"on {spec.runners.get(k.name, k.runner)}: WHEELSHIP_SLICE={k.name} {command}")
+            for k in kinds if k.name not in planned]
+
+
+def _build_command(workflow: dict[str, Any]) -> str:
+    for step in (workflow["jobs"].get("build") or {}).get("steps") or []:
+        run = str(step.get("run") or "")
+        if "wheelship build" in run:
+            return run.strip()
+    return "wheelship build ."
+
+
+def _why_failed(lines: list[str]) -> str:
+    """What a failed job printed just before its failing step ended: wheelship's error
+    and hint, a stand-in's error annotation, or the step's last lines."""
+    noise = ("⭐", "✅", "❌", "⚙", "🏁", "LocalRepositoryCache", "exit status", "🐳", "☁")
+    end = next((i for i, line in enumerate(lines) if "❌" in line), len(lines))
+    before = [line.strip() for line in lines[max(0, end - 15):end]
+              if line.strip() and not line.strip().startswith(noise)]
+    said = [line for line in before if re.search(r"error|what to do|yaml:", line, re.IGNORECASE)]
+    step = lines[end].strip() if end < len(lines) else ""
+    return " / ".join((said or before)[-3:] or [step])[:500]
+
+
+def _jobs(workflow: dict[str, Any], seen: _Seen, left_out: list[Job], why_not: str | None) -> list[Job]:
+    static = _static_runners(workflow)
+    jobs: list[Job] = []
+    for job_id in workflow["jobs"]:
+        ran = sorted(key for key in seen.results if key[0] == job_id)
+        for key in ran:
+            status = PASSED if seen.results[key] == "success" else FAILED
+            note = seen.notes.get(key, "")
+            if status == FAILED:
+                note = _why_failed(seen.lines.get(key, [])) or note
+            jobs.append(Job(name=f"{job_id} ({key[1]})" if key[1] else job_id, status=status,
+                            runner=seen.runners.get(key, static.get(job_id, "")), note=note))
+        if job_id == "build":
+            jobs += left_out
+        if not ran:
+            jobs.append(Job(name=job_id, status=SKIPPED, runner=static.get(job_id, ""),
+                            note=why_not or "its `if:` or a job it needs did not let it run"))
+    return jobs
+
+
+# --- the command -------------------------------------------------------------------
+
+
+def default_workflow(repo: Path, event: str) -> Path:
+    name = "wheelship-dry-run.yml" if event == "schedule" else "wheelship-release.yml"
+    return repo / ".github" / "workflows" / name
+
+
+def rehearse(project_dir: Path, request: Request, workflow_file: Path | None, json_path: Path | None) -> int:
+    from pipeline.sandbox import sandbox
+
+    repo = project_dir.resolve()
+    top = git(repo, "rev-parse", "--show-toplevel")
+    if top is None or Path(top).resolve() != repo:
+        raise UsageError(f"{project_dir} is not the top folder of a git repository",
+                         hint="the workflow checks out the repository; pass its top folder")
+    if request.event not in ("dispatch",) and (request.index or request.dry_run):
+        raise UsageError("--index and --dry-run are inputs of a manual dispatch", hint="add --event dispatch")
+    workflow_file = (workflow_file or default_workflow(repo, request.event)).resolve()
+    if not workflow_file.is_file():
+        raise UsageError(f"no workflow at {workflow_file}", hint="write it with `wheelship init`, or pass --workflow")
+    workflow = _read_workflow(workflow_file)
+    if request.tag is None and request.event in ("push", "release"):
+        request.tag = default_tag(repo)
+        if request.tag is None:
+            raise UsageError(f"{repo} has no tag to rehearse a {request.event} of", hint="pass --tag, after `git tag`")
+    event_payload, ref = payload(request, repo, workflow)
+    result = Result(event=request.event, workflow=str(workflow_file.relative_to(repo)
+                                                     if workflow_file.is_relative_to(repo) else workflow_file), ref=ref)
+    why_not = runs_on(workflow, request.event, ref)
+    if why_not:
+        log.info("%s: %s", result.workflow, why_not)
+        result.jobs = [Job(name=j, status=SKIPPED, note=why_not) for j in workflow["jobs"]]
+        return _finish(result, json_path, None)
+    used = _actions(workflow)
+    others = {j: r for j, r in _static_runners(workflow).items() if r not in LINUX_RUNNERS}
+    if others:
+        raise UsageError("the rehearsal runs Linux jobs on this machine; " + ", ".join(
+            f"job {j} runs on {r}" for j, r in others.items()), hint="rehearse a workflow whose jobs run on ubuntu")
+    act = find_act()
+    folder = Path(tempfile.mkdtemp(prefix="wheelship-rehearse-"))
+    keep = False
+    try:
+        with sandbox(folder / "sandbox") as box:
+            from pipeline.standins import write_actions
+
+            (folder / "source").write_text(str(repo))
+            (folder / "artifacts").mkdir()
+            credentials = folder / "credentials.json"
+            credentials.touch(mode=0o600)
+            from pipeline.sandbox import token_env
+
+            credentials.write_text(json.dumps({**box.s3.env(), token_env("testpypi"): box.testpypi.password,
+                                               token_env("pypi"): box.pypi.password}))
+            payload_file = folder / "event.json"
+            payload_file.write_text(json.dumps(event_payload))
+            actions = write_actions(used, folder)
+            image = local_image_exists()
+            result.replaced = [f"{a}: a stand-in (pipeline.standins)" for a in sorted(used)] + [
+                "trusted publishing: the sandbox indexes' tokens, given by the configure-aws-credentials stand-in",
+                f"the AWS role: the sandbox's S3 keys; vars.WHEELSHIP_STORE: s3://{box.s3.bucket}/runs on SeaweedFS",
+                "the indexes: the sandbox's pypiservers (testpypi and pypi)",
+                f"cibuildwheel's manylinux image: {LOCAL_IMAGE}" if image else
+                "cibuildwheel's manylinux image: none here (make manylinux-image makes one); Linux slices fall "
+                "back to the local builder",
+            ]
+            for line in result.replaced:
+                log.info("rehearsal: %s", line)
+            command = act_command(act, request, workflow_file, payload_file, folder, actions, _pins(workflow), box, image)
+            log.info("running %s on %s under act (%s)", result.workflow, ref, event_payload.get("inputs") or
+                     ACT_EVENTS[request.event])
+            seen = run_act(command, repo, folder / "act.log")
+            left_out = _left_out(repo, seen.outputs, workflow)
+            result.jobs = _jobs(workflow, seen, left_out, None)
+            result.commit = seen.outputs.get("commit", "")
+            result.published, result.stored = sandbox_holdings(box)
+        keep = any(j.status == FAILED for j in result.jobs)
+        return _finish(result, json_path, folder / "act.log" if keep else None)
+    finally:
+        (folder / "credentials.json").unlink(missing_ok=True)  # the sandbox's keys never outlive it
+        if not keep:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _finish(result: Result, json_path: Path | None, kept_log: Path | None) -> int:
+    if json_path is not None:
+        json_path.write_text(json.dumps(result.to_json(), indent=2))
+    _print(result)
+    failed = [j.name for j in result.jobs if j.status == FAILED]
+    if failed:
+        raise RehearsalFailed(f"{len(failed)} job(s) of {result.workflow} failed: {', '.join(failed)}",
+                              hint=f"act's log is kept in {kept_log}; fix what it shows before pushing the tag")
+    return 0
+
+
+def _print(result: Result) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"rehearsal of {result.workflow} · {result.event} · {result.ref}", title_justify="left")
+    for column in ("job", "status", "runner", "note"):
+        table.add_column(column)
+    marks = {PASSED: "✅ passed", FAILED: "❌ failed", SKIPPED: "⏭ skipped", NOT_REHEARSABLE: "🚫 not rehearsable"}
+    for job in result.jobs:
+        table.add_row(job.name, marks[job.status], job.runner, job.note)
+    ui.console().print(table)
+    for name in ("testpypi", "pypi"):
+        files = [p for p in result.published if p["index"] == name]
+        ui.console().print(f"sandbox index {name}: {len(files)} file(s)"
+                           + "".join(f"\n  {f['filename']}  sha256 {f['sha256'][:16]}…" for f in files))
+    ui.console().print(f"sandbox store: {len(result.stored)} file(s)"
+                       + "".join(f"\n  {s['key']}" for s in result.stored))

@@ -1,0 +1,258 @@
+"""`wheelship rehearse`: the example projects' own workflows, written by `wheelship init`,
+run under act on this machine against the sandbox, event by event."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pipeline import rehearsal, standins
+from pipeline.workflows import init
+from tests.conftest import BUILDSPECS, copy_project
+
+GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@invalid", "-c", "init.defaultBranch=main"]
+
+
+def _git(folder: Path, *args: str) -> str:
+    return subprocess.run([*GIT, *args], cwd=folder, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def _repository(tmp_path: Path, name: str, spec: str, tag: str, *, on_release: bool = False) -> Path:
+    """An example project after `wheelship init`, committed and tagged, as a maintainer has it."""
+    repo = copy_project(name, tmp_path)
+    init(repo, on_release=on_release)
+    (repo / "wheelship.toml").write_text((BUILDSPECS / spec).read_text())
+    _git(repo, "init", "-q")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", f"release {tag}")
+    _git(repo, "tag", tag)
+    return repo
+
+
+def _rehearse(cli, repo: Path, tmp_path: Path, *args: str):  # type: ignore[no-untyped-def]
+    report = tmp_path / "rehearsal.json"
+    result = cli("rehearse", repo, "--json", report, *args)
+    data = json.loads(report.read_text())
+    return result, data, {job["name"]: job for job in data["jobs"]}
+
+
+def _names(files: list[dict[str, str]]) -> set[str]:
+    return {f["filename"] for f in files}
+
+
+@pytest.mark.integration
+def test_a_tag_push_of_the_c_extension_runs_every_linux_job_and_publishes_what_was_rehearsed(cli, tmp_path):
+    repo = _repository(tmp_path, "cext", "cext.toml", "v0.1.0rc1")
+    result, data, jobs = _rehearse(cli, repo, tmp_path, "--event", "push")
+    assert result.code == 0, result.err
+    assert data["event"] == "push" and data["ref"] == "refs/tags/v0.1.0rc1"
+    assert [j for j in jobs if jobs[j]["status"] == "passed"] == [
+        "plan", "sdist", "build (linux-x86_64)", "verify", "publish"]
+    # the matrix: this host's slice ran; the other runners' slices are listed with their command, never passed
+    assert "cibuildwheel builder" in jobs["build (linux-x86_64)"]["note"]
+    elsewhere = {name: job for name, job in jobs.items() if job["status"] == "not-rehearsable"}
+    assert set(elsewhere) == {"build (linux-aarch64)", "build (macos-x86_64)", "build (macos-arm64)",
+                              "build (windows-AMD64)"}
+    assert elsewhere["build (macos-arm64)"]["runner"] == "macos-latest"
+    assert "WHEELSHIP_SLICE=macos-arm64 wheelship build ." in elsewhere["build (macos-arm64)"]["note"]
+    # a pre-release goes to TestPyPI: exactly the sdist and the Linux wheels, the same bytes as the store keeps
+    published = {f["filename"]: f["sha256"] for f in data["published"] if f["index"] == "testpypi"}
+    assert not [f for f in data["published"] if f["index"] == "pypi"]
+    assert "wheelship_demo_cext-0.1.0rc1.tar.gz" in published
+    wheels = [n for n in published if n.endswith(".whl")]
+    assert len(wheels) == 5 and all("manylinux" in n and "x86_64" in n for n in wheels)
+    assert {f["filename"]: f["sha256"] for f in data["stored"]} == published
+    assert "trusted publishing" in result.err and "sandbox" in result.err
+
+
+@pytest.mark.integration
+def test_a_published_release_releases_the_tag_to_pypi(cli, tmp_path):
+    repo = _repository(tmp_path, "purepkg", "purepkg.toml", "v1.0.0", on_release=True)
+    result, data, jobs = _rehearse(cli, repo, tmp_path, "--event", "release", "--tag", "v1.0.0")
+    assert result.code == 0, result.err
+    assert data["ref"] == "refs/tags/v1.0.0"
+    assert {n: j["status"] for n, j in jobs.items()} == {
+        "plan": "passed", "sdist": "passed", "build (pure)": "passed", "verify": "passed", "publish": "passed"}
+    expected = {"wheelship_demo_pure-1.0.0.tar.gz", "wheelship_demo_pure-1.0.0-py3-none-any.whl"}
+    assert _names(data["published"]) == expected and {f["index"] for f in data["published"]} == {"pypi"}
+    assert _names(data["stored"]) == expected
+
+
+@pytest.mark.integration
+def test_a_release_event_starts_nothing_in_a_workflow_without_the_release_trigger(cli, tmp_path):
+    repo = _repository(tmp_path, "purepkg", "purepkg.toml", "v1.0.0")
+    result, data, jobs = _rehearse(cli, repo, tmp_path, "--event", "release")
+    assert result.code == 0, result.err
+    assert {j["status"] for j in jobs.values()} == {"skipped"}
+    assert "no `release` trigger" in jobs["plan"]["note"]
+    assert data["published"] == [] and data["stored"] == []
+
+
+@pytest.mark.integration
+def test_a_dispatch_dry_run_at_a_tag_builds_and_stores_but_uploads_nothing(cli, tmp_path):
+    repo = _repository(tmp_path, "purepkg", "purepkg.toml", "v1.0.0")
+    result, data, jobs = _rehearse(cli, repo, tmp_path, "--event", "dispatch", "--tag", "v1.0.0",
+                                   "--index", "testpypi", "--dry-run")
+    assert result.code == 0, result.err
+    assert data["ref"] == "refs/heads/main"  # a dispatch starts on the branch; the checkout takes the tag
+    assert [n for n, j in jobs.items() if j["status"] == "passed"] == ["plan", "sdist", "build (pure)", "verify",
+                                                                     "publish"]
+    assert data["published"] == []
+    assert _names(data["stored"]) == {"wheelship_demo_pure-1.0.0.tar.gz", "wheelship_demo_pure-1.0.0-py3-none-any.whl"}
+
+
+@pytest.mark.integration
+def test_the_nightly_schedule_rehearses_the_declared_version_and_uploads_nothing(cli, tmp_path):
+    repo = _repository(tmp_path, "purepkg", "purepkg.toml", "v1.0.0")
+    result, data, jobs = _rehearse(cli, repo, tmp_path, "--event", "schedule")
+    assert result.code == 0, result.err
+    assert data["workflow"] == ".github/workflows/wheelship-dry-run.yml"
+    assert [n for n, j in jobs.items() if j["status"] == "passed"] == ["plan", "sdist", "build (pure)", "verify",
+                                                                     "publish"]
+    assert data["published"] == []
+    assert _names(data["stored"]) == {"wheelship_demo_pure-1.0.0.tar.gz", "wheelship_demo_pure-1.0.0-py3-none-any.whl"}
+
+
+@pytest.mark.integration
+def test_a_branch_push_builds_nothing(cli, tmp_path):
+    repo = _repository(tmp_path, "purepkg", "purepkg.toml", "v1.0.0")
+    result, data, jobs = _rehearse(cli, repo, tmp_path, "--event", "branch")
+    assert result.code == 0, result.err
+    assert data["ref"] == "refs/heads/main"
+    assert {j["status"] for j in jobs.values()} == {"skipped"}
+    assert "push trigger filters tags only" in jobs["plan"]["note"]
+    assert data["published"] == [] and data["stored"] == []
+
+
+@pytest.mark.integration
+def test_with_main_past_the_tag_a_dispatch_at_the_tag_publishes_the_tags_files(cli, tmp_path):
+    repo = _repository(tmp_path, "purepkg", "purepkg.toml", "v1.0.0")
+    init_py = repo / "src" / "purepkg" / "__init__.py"
+    tagged_text = init_py.read_text()
+    init_py.write_text(tagged_text.replace('__version__ = "1.0.0"', '__version__ = "1.1.0.dev0"')
+                       + "\nLATER = True\n")
+    _git(repo, "commit", "-q", "-am", "work after the release")
+    result, data, jobs = _rehearse(cli, repo, tmp_path, "--event", "dispatch", "--tag", "v1.0.0")
+    assert result.code == 0, result.err
+    assert jobs["publish"]["status"] == "passed"
+    expected = {"wheelship_demo_pure-1.0.0.tar.gz", "wheelship_demo_pure-1.0.0-py3-none-any.whl"}
+    assert _names(data["published"]) == expected  # a final: PyPI
+    assert {f["index"] for f in data["published"]} == {"pypi"}
+    # built from the tag's commit, not main's (whose version is 1.1.0.dev0)
+    assert data["commit"] == _git(repo, "rev-parse", "v1.0.0^{commit}") != _git(repo, "rev-parse", "HEAD")
+    assert {f["sha256"] for f in data["published"]} == {f["sha256"] for f in data["stored"]}
+
+
+def test_without_act_the_command_says_how_to_install_it(cli, tmp_path, monkeypatch):
+    repo = _repository(tmp_path, "purepkg", "purepkg.toml", "v1.0.0")
+    monkeypatch.setattr(rehearsal.shutil, "which", lambda *args, **kwargs: None)
+    result = cli("rehearse", repo, "--event", "push")
+    assert result.code == 2
+    assert "`act` is not installed" in result.err and "pip install 'wheelship[rehearse]'" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_bad_requests_are_usage_errors_before_anything_runs(cli, tmp_path):
+    repo = _repository(tmp_path, "purepkg", "purepkg.toml", "v1.0.0")
+    cases = [
+        (["--event", "push", "--tag", "v9.9.9"], "tag v9.9.9 is not in"),
+        (["--event", "push", "--dry-run"], "inputs of a manual dispatch"),
+        (["--event", "schedule", "--index", "pypi"], "inputs of a manual dispatch"),
+        (["--event", "push", "--workflow", str(repo / "nothing.yml")], "no workflow at"),
+    ]
+    for args, said in cases:
+        result = cli("rehearse", repo, *args)
+        assert result.code == 2 and said in result.err, (args, result.err)
+    (repo / ".github" / "workflows" / "other.yml").write_text(
+        "on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: some/action@v1\n")
+    result = cli("rehearse", repo, "--workflow", repo / ".github" / "workflows" / "other.yml")
+    assert result.code == 2 and "some/action, which the rehearsal has no stand-in for" in result.err
+    result = cli("rehearse", repo / "src", "--event", "push")
+    assert result.code == 2 and "not the top folder of a git repository" in result.err
+
+
+# --- triggers and stand-ins, without act ---------------------------------------------
+
+
+def test_push_filters_follow_githubs_patterns():
+    workflow = {"on": {"push": {"tags": ["v*", "[0-9]*"]}}, "jobs": {}}
+    assert rehearsal.runs_on(workflow, "push", "refs/tags/v1.2.0") is None
+    assert rehearsal.runs_on(workflow, "push", "refs/tags/1.2.0") is None
+    assert "matches none" in (rehearsal.runs_on(workflow, "push", "refs/tags/release-1") or "")
+    assert "filters tags only" in (rehearsal.runs_on(workflow, "branch", "refs/heads/main") or "")
+    branches = {"on": {"push": {"branches": ["main", "releases/**"]}}, "jobs": {}}
+    assert rehearsal.runs_on(branches, "branch", "refs/heads/releases/1/x") is None
+    assert "filters branches only" in (rehearsal.runs_on(branches, "push", "refs/tags/v1") or "")
+    assert rehearsal.runs_on({"on": "push", "jobs": {}}, "branch", "refs/heads/x") is None
+    assert "no `schedule` trigger" in (rehearsal.runs_on({"on": ["push"], "jobs": {}}, "schedule", "") or "")
+
+
+def _standin(monkeypatch, tmp_path: Path, verb: str, **inputs: str) -> int:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("WHEELSHIP_REHEARSAL_DIR", str(tmp_path / "rehearsal"))
+    monkeypatch.setenv("GITHUB_WORKSPACE", str(tmp_path / "workspace"))
+    for _, names in standins.ACTIONS.values():
+        for name in names:
+            monkeypatch.delenv(standins.env_name(name), raising=False)
+    for name, value in inputs.items():
+        monkeypatch.setenv(standins.env_name(name.replace("_", "-")), value)
+    return standins.main([verb])
+
+
+def test_artifacts_keep_upload_artifacts_rules(monkeypatch, tmp_path, capsys):
+    store = tmp_path / "workspace" / "store"
+    (store / "runs" / "r1").mkdir(parents=True)
+    (store / "runs" / "r1" / "plan.json").write_text("{}")
+    (store / "runs" / "r1" / ".plan.json.tmp").write_text("partial")  # hidden: left out, as on GitHub
+    (tmp_path / "rehearsal" / "artifacts").mkdir(parents=True)
+    assert _standin(monkeypatch, tmp_path, "upload-artifact", name="wheelship-plan", path=str(store),
+                    if_no_files_found="error") == 0
+    kept = tmp_path / "rehearsal" / "artifacts" / "wheelship-plan"
+    assert sorted(p.relative_to(kept).as_posix() for p in kept.rglob("*") if p.is_file()) == ["runs/r1/plan.json"]
+    # artifacts are immutable, and an empty upload with if-no-files-found: error fails
+    assert _standin(monkeypatch, tmp_path, "upload-artifact", name="wheelship-plan", path=str(store)) == 1
+    assert "409 Conflict" in capsys.readouterr().out
+    assert _standin(monkeypatch, tmp_path, "upload-artifact", name="logs", path="nothing/*.log",
+                    if_no_files_found="error") == 1
+    assert _standin(monkeypatch, tmp_path, "upload-artifact", name="logs", path="nothing/*.log",
+                    if_no_files_found="ignore") == 0
+    (tmp_path / "workspace" / "other").mkdir()
+    (tmp_path / "workspace" / "other" / "x.whl").write_text("w")
+    assert _standin(monkeypatch, tmp_path, "upload-artifact", name="wheelship-slice-a",
+                    path=str(tmp_path / "workspace" / "other")) == 0
+    # a pattern with braces and merge-multiple: every match into one folder
+    dest = tmp_path / "workspace" / "merged"
+    assert _standin(monkeypatch, tmp_path, "download-artifact", pattern="wheelship-{plan,slice-*}", path=str(dest),
+                    merge_multiple="true") == 0
+    assert sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()) == [
+        "runs/r1/plan.json", "x.whl"]
+    # without merge-multiple, each artifact in a folder of its name; by name, straight into the path
+    apart = tmp_path / "workspace" / "apart"
+    assert _standin(monkeypatch, tmp_path, "download-artifact", pattern="wheelship-*", path=str(apart)) == 0
+    assert sorted(p.name for p in apart.iterdir()) == ["wheelship-plan", "wheelship-slice-a"]
+    assert _standin(monkeypatch, tmp_path, "download-artifact", name="missing", path=str(apart)) == 1
+    assert "artifact not found: missing" in capsys.readouterr().out
+
+
+def test_checkout_takes_the_ref_it_is_given(monkeypatch, tmp_path):
+    repo = _repository(tmp_path, "purepkg", "purepkg.toml", "v1.0.0")
+    tagged = _git(repo, "rev-parse", "HEAD")
+    (repo / "LATER").write_text("x")
+    _git(repo, "add", "LATER")
+    _git(repo, "commit", "-q", "-m", "later")
+    (tmp_path / "rehearsal").mkdir()
+    (tmp_path / "rehearsal" / "source").write_text(str(repo))
+    (tmp_path / "workspace").mkdir()
+    (tmp_path / "workspace" / "stale").write_text("from an earlier job")
+    monkeypatch.delenv("GITHUB_REF", raising=False)
+    assert _standin(monkeypatch, tmp_path, "checkout", ref="refs/tags/v1.0.0") == 0
+    workspace = tmp_path / "workspace"
+    assert _git(workspace, "rev-parse", "HEAD") == tagged
+    assert not (workspace / "LATER").exists() and not (workspace / "stale").exists()
+    assert _git(workspace, "rev-parse", "refs/tags/v1.0.0^{commit}") == tagged  # the tag is there to check
+    monkeypatch.setenv("GITHUB_REF", "refs/heads/main")
+    assert _standin(monkeypatch, tmp_path, "checkout") == 0
+    assert (workspace / "LATER").exists()
+    assert _standin(monkeypatch, tmp_path, "checkout", ref="refs/tags/v7") == 1
