@@ -55,7 +55,7 @@ def configure(*, verbose: bool = False, quiet: bool = False) -> None:
     root = logging.getLogger("pipeline")
     root.handlers.clear()
     root.setLevel(level)
-    root.propagate = False
+    root.propagate = True  # the root logger has no handler of ours; pytest's caplog listens there
     handler: logging.Handler
     if _look.rich:
         from rich.logging import RichHandler
@@ -63,9 +63,22 @@ def configure(*, verbose: bool = False, quiet: bool = False) -> None:
         handler = RichHandler(console=console(), show_time=False, show_path=False, markup=False)
         handler.setFormatter(logging.Formatter("%(message)s"))
     else:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(_PlainFormatter())
     root.addHandler(handler)
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is when a record comes, not the stream it was
+    when the CLI started (a test's capture, long closed)."""
+
+    @property  # type: ignore[override]
+    def stream(self):  # type: ignore[no-untyped-def]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # type: ignore[no-untyped-def]
+        pass
 
 
 class _PlainFormatter(logging.Formatter):
