@@ -26,6 +26,7 @@ _demo-steps:
 
 test: $(BIN)/.installed manylinux-image
 	$(BIN)/ruff check pipeline tests
+	$(BIN)/python -m mypy pipeline
 	$(BIN)/python -m pytest -p no:cacheprovider -m "not real" $(PYTEST_ARGS)
 
 # The real-world corpus: the top PyPI projects' files checked, real sdists released.

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pipeline import __version__, ui
+from pipeline.context import Context, Options
 from pipeline.errors import EXIT_CODES, NothingToDo, UsageError, WheelshipError
 
 log = logging.getLogger("pipeline")
@@ -150,8 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from pipeline.context import Options
+def _options(args: argparse.Namespace) -> Options:
 
     fields = Options.__dataclass_fields__
     return Options(**{k: v for k, v in vars(args).items() if k in fields and v is not None})
@@ -159,7 +159,6 @@ def _options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 def _run_pipeline(args: argparse.Namespace, stages_name: str) -> int:
     from pipeline import stages
-    from pipeline.context import Context
     from pipeline.spec import load_spec
 
     options = _options(args)
@@ -189,7 +188,7 @@ def _run_pipeline(args: argparse.Namespace, stages_name: str) -> int:
     return 0
 
 
-def _failure_summary(ctx, exc: WheelshipError) -> None:  # type: ignore[no-untyped-def]
+def _failure_summary(ctx: Context, exc: WheelshipError) -> None:
     """On GitHub Actions, a failed command says so in the job's step summary too."""
     from pipeline.credentials import redact
 

@@ -49,11 +49,20 @@ def redact(text: str) -> str:
     return text
 
 
+#: The source of credentials that trusted publishing will mint.
+TRUSTED = "trusted publishing"
+
+
 @dataclass(frozen=True)
 class Credentials:
     username: str
     password: str = field(repr=False)
     source: str  # where it came from, safe to print
+
+    @property
+    def trusted(self) -> bool:
+        """A placeholder saying: mint a token by trusted publishing (`mint_trusted`)."""
+        return self.source == TRUSTED
 
     def describe(self) -> str:
         return f"{self.username} via {self.source}"
@@ -80,7 +89,7 @@ def find(index: IndexConfig) -> Credentials | None:
     if repository and repository.password and pypirc.same_url(repository.index.upload_url, index.upload_url):
         return Credentials(repository.index.username, repository.password, f"{pypirc.path()} [{index.name}]")
     if _oidc_available():
-        return Credentials("__token__", "", "trusted publishing")
+        return Credentials("__token__", "", TRUSTED)
     return None
 
 
@@ -109,7 +118,7 @@ class TrustedCredentials:
 
     def __init__(self, index: IndexConfig, *, mint: Callable[[IndexConfig], str] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.username, self.source = "__token__", "trusted publishing"
+        self.username, self.source = "__token__", TRUSTED
         self._index, self._mint, self._clock = index, mint or _mint_token, clock
         self._token: str | None = None
         self._minted = 0.0
@@ -146,7 +155,7 @@ def _mint_token(index: IndexConfig) -> str:
         from twine.auth import CredentialInput, Resolver
 
         config = {"repository": index.upload_url, "username": "__token__", "password": None}
-        resolver = Resolver(config, CredentialInput("__token__", None))  # type: ignore[arg-type]
+        resolver = Resolver(config, CredentialInput("__token__", None))
         password = resolver.make_trusted_publishing_token()
     except Exception as exc:  # twine raises several kinds here
         raise PublishFailed(f"trusted publishing to {index.name} failed: {redact(str(exc))}",

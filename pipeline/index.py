@@ -115,9 +115,9 @@ class _Session(requests.Session):
 
     def __init__(self) -> None:
         super().__init__()
-        self._settings: dict[tuple[object, ...], dict[str, Any]] = {}
+        self._settings: dict[tuple[object, ...], Any] = {}
 
-    def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[no-untyped-def]
+    def merge_environment_settings(self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any) -> Any:
         parts = urllib.parse.urlsplit(url)
         key = (parts.scheme, parts.netloc, tuple(sorted((proxies or {}).items())), stream, verify, cert)
         if key not in self._settings:
@@ -166,7 +166,7 @@ class Index:
                     [*((k, str(v)) for k, v in fields), ("content", (path.name, fh.read(), "application/octet-stream"))])
                 data: Any = body
             else:
-                from requests_toolbelt import MultipartEncoder
+                from requests_toolbelt import MultipartEncoder  # type: ignore[import-untyped]
 
                 data = MultipartEncoder([*fields, ("content", (path.name, fh, "application/octet-stream"))])
                 content_type = data.content_type

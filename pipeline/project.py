@@ -71,7 +71,7 @@ def _hook_metadata(root: Path) -> tuple[str, str, str | None]:
             hint="check that every build requirement (and version) exists on your package index; "
                  "`python -m build` in the project shows the installer's own message",
         ) from None
-    return metadata["Name"], metadata["Version"], metadata.get("Requires-Python")
+    return metadata["Name"], metadata["Version"], (metadata.get_all("Requires-Python") or [None])[0]
 
 
 def load_project(root: Path) -> Project:
@@ -99,7 +99,7 @@ def load_project(root: Path) -> Project:
                 raise UsageError(f"{pyproject} is not valid TOML: {exc}") from None
     table = data.get("project", {})
     assert isinstance(table, dict)
-    backend = str(data.get("build-system", {}).get("build-backend", "setuptools.build_meta:__legacy__"))  # type: ignore[union-attr]
+    backend = str(data.get("build-system", {}).get("build-backend", "setuptools.build_meta:__legacy__"))
     static = "version" not in table.get("dynamic", []) and "version" in table and "name" in table
     if static:
         name, raw, requires = table["name"], table["version"], table.get("requires-python")

@@ -24,11 +24,14 @@ import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline import ui
 from pipeline.errors import RehearsalFailed, UsageError
 from pipeline.git import git
+
+if TYPE_CHECKING:
+    from pipeline.sandbox import Sandbox
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +156,8 @@ def _actions(workflow: dict[str, Any]) -> set[str]:
     """Every action the workflow's steps use (owner/repo), refusing what has no stand-in."""
     from pipeline.standins import ACTIONS
 
-    used, unknown = set(), set()
+    used: set[str] = set()
+    unknown: set[str] = set()
     for job_id, job in workflow["jobs"].items():
         if "uses" in job:
             raise UsageError(f"job {job_id} calls the reusable workflow {job['uses']}, which the rehearsal cannot run",
@@ -256,7 +260,7 @@ def _listed(simple_url: str) -> list[dict[str, str]]:
     return files
 
 
-def sandbox_holdings(box) -> tuple[list[dict[str, str]], list[dict[str, str]]]:  # type: ignore[no-untyped-def]
+def sandbox_holdings(box: Sandbox) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     """What the sandbox's indexes list (read from their simple API) and what its store
     keeps (read back from S3), each file with its SHA-256."""
     published = [{**entry, "index": name} for name in ("testpypi", "pypi")
@@ -282,7 +286,8 @@ def sandbox_holdings(box) -> tuple[list[dict[str, str]], list[dict[str, str]]]: 
 
 
 def act_command(act: str, request: Request, workflow_file: Path, payload_file: Path, folder: Path,
-                actions: dict[str, Path], pins: set[str], box, image: bool) -> list[str]:  # type: ignore[no-untyped-def]
+                actions: dict[str, Path], pins: set[str], box: Sandbox, image: bool) -> list[str]:
+    assert box.s3 is not None
     command = [act, ACT_EVENTS[request.event], "-W", str(workflow_file), "-e", str(payload_file), "--json",
                "--action-cache-path", str(folder / "act-cache"), "--no-cache-server", "--concurrent-jobs", "1",
                "--env", f"WHEELSHIP_CONFIG={box.config_file}", "--env", "WHEELSHIP_REHEARSAL=1",
@@ -468,36 +473,17 @@ def rehearse(project_dir: Path, request: Request, workflow_file: Path | None, js
     keep = False
     try:
         with sandbox(folder / "sandbox") as box:
-            from pipeline.standins import write_actions
-
-            (folder / "source").write_text(str(repo))
-            (folder / "artifacts").mkdir()
-            credentials = folder / "credentials.json"
-            credentials.touch(mode=0o600)
-            from pipeline.sandbox import token_env
-
-            credentials.write_text(json.dumps({**box.s3.env(), token_env("testpypi"): box.testpypi.password,
-                                               token_env("pypi"): box.pypi.password}))
-            payload_file = folder / "event.json"
-            payload_file.write_text(json.dumps(event_payload))
-            actions = write_actions(used, folder)
+            actions = _prepare(folder, repo, box, used, event_payload)
             image = local_image_exists()
-            result.replaced = [f"{a}: a stand-in (pipeline.standins)" for a in sorted(used)] + [
-                "trusted publishing: the sandbox indexes' tokens, given by the configure-aws-credentials stand-in",
-                f"the AWS role: the sandbox's S3 keys; vars.WHEELSHIP_STORE: s3://{box.s3.bucket}/runs on SeaweedFS",
-                "the indexes: the sandbox's pypiservers (testpypi and pypi)",
-                f"cibuildwheel's manylinux image: {LOCAL_IMAGE}" if image else
-                "cibuildwheel's manylinux image: none here (make manylinux-image makes one); Linux slices fall "
-                "back to the local builder",
-            ]
+            result.replaced = _replacements(used, box, image)
             for line in result.replaced:
                 log.info("rehearsal: %s", line)
-            command = act_command(act, request, workflow_file, payload_file, folder, actions, _pins(workflow), box, image)
-            log.info("running %s on %s under act (%s)", result.workflow, ref, event_payload.get("inputs") or
-                     ACT_EVENTS[request.event])
+            command = act_command(act, request, workflow_file, folder / "event.json", folder, actions,
+                                  _pins(workflow), box, image)
+            log.info("running %s on %s under act (%s)", result.workflow, ref,
+                     event_payload.get("inputs") or ACT_EVENTS[request.event])
             seen = run_act(command, repo, folder / "act.log")
-            left_out = _left_out(repo, seen.outputs, workflow)
-            result.jobs = _jobs(workflow, seen, left_out, None)
+            result.jobs = _jobs(workflow, seen, _left_out(repo, seen.outputs, workflow), None)
             result.commit = seen.outputs.get("commit", "")
             result.published, result.stored = sandbox_holdings(box)
         keep = any(j.status == FAILED for j in result.jobs)
@@ -506,6 +492,36 @@ def rehearse(project_dir: Path, request: Request, workflow_file: Path | None, js
         (folder / "credentials.json").unlink(missing_ok=True)  # the sandbox's keys never outlive it
         if not keep:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _prepare(folder: Path, repo: Path, box: Sandbox, used: set[str], event_payload: dict[str, Any]) -> dict[str, Path]:
+    """The rehearsal folder the stand-ins read: the repository's path, the artifacts,
+    the sandbox's keys (mode 0600), the event payload, and the stand-in actions."""
+    from pipeline.sandbox import token_env
+    from pipeline.standins import write_actions
+
+    assert box.s3 is not None
+    (folder / "source").write_text(str(repo))
+    (folder / "artifacts").mkdir()
+    credentials = folder / "credentials.json"
+    credentials.touch(mode=0o600)
+    credentials.write_text(json.dumps({**box.s3.env(), token_env("testpypi"): box.testpypi.password,
+                                       token_env("pypi"): box.pypi.password}))
+    (folder / "event.json").write_text(json.dumps(event_payload))
+    return write_actions(used, folder)
+
+
+def _replacements(used: set[str], box: Sandbox, image: bool) -> list[str]:
+    """What the rehearsal puts in place of GitHub's parts, said before it starts."""
+    assert box.s3 is not None
+    return [f"{a}: a stand-in (pipeline.standins)" for a in sorted(used)] + [
+        "trusted publishing: the sandbox indexes' tokens, given by the configure-aws-credentials stand-in",
+        f"the AWS role: the sandbox's S3 keys; vars.WHEELSHIP_STORE: s3://{box.s3.bucket}/runs on SeaweedFS",
+        "the indexes: the sandbox's pypiservers (testpypi and pypi)",
+        f"cibuildwheel's manylinux image: {LOCAL_IMAGE}" if image else
+        "cibuildwheel's manylinux image: none here (make manylinux-image makes one); Linux slices fall "
+        "back to the local builder",
+    ]
 
 
 def _finish(result: Result, json_path: Path | None, kept_log: Path | None) -> int:

@@ -125,7 +125,10 @@ class Runs:
             )
         state = RunState(plan=Plan.from_json(plan))
         for key in self.store.list(self.key(run_id, "records") + "/"):
-            record = BuildRecord.from_json(self._get(key))
+            data = self._get(key)
+            if data is None:
+                raise IntegrityError(f"{key} in {self.store.url} was listed but cannot be read")
+            record = BuildRecord.from_json(data)
             state.records[record.job] = record
         state.verify = self._get(self.key(run_id, "verify.json"))
         state.publish = self._get(self.key(run_id, "publish.json"))

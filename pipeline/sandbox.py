@@ -41,7 +41,7 @@ def free_port(below: int = 55000) -> int:
     for _ in range(200):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+            port: int = s.getsockname()[1]
         if port < below and _free(port + 10000):
             return port
     raise RuntimeError("no free port found on 127.0.0.1")

@@ -169,7 +169,7 @@ def _list_of(*choices: str) -> Check:
     return check
 
 
-def _positive(kind: type) -> Check:
+def _positive(kind: type[int] | type[float]) -> Check:
     def check(value: Any) -> str | None:
         ok = isinstance(value, kind | int) and not isinstance(value, bool) and value > 0
         return None if ok else f"a positive {'number' if kind is float else 'whole number'}"
@@ -281,7 +281,7 @@ def _apply(spec: Spec, data: Mapping[str, Any], source: str) -> Spec:
     indexes = dict(spec.indexes)
     for name, table in data.get("indexes", {}).items():
         base = indexes.get(name)
-        merged = {
+        merged: dict[str, Any] = {
             "upload_url": base.upload_url if base else None,
             "simple_url": base.simple_url if base else None,
             "username": base.username if base else "__token__",

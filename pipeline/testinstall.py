@@ -18,6 +18,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from packaging.specifiers import SpecifierSet
 from packaging.tags import platform_tags
@@ -108,8 +109,9 @@ def interpreter_for(wheel_name: str, requires_python: str | None) -> Interpreter
     return None
 
 
-def _run(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command, capture_output=True, text=True, **kwargs)  # type: ignore[call-overload]
+def _run(command: list[str], *, cwd: Path | str | None = None, env: dict[str, str] | None = None,
+         timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout)
 
 
 def _make_env(interp: Interpreter, home: Path, wheel: Path) -> str | None:
@@ -159,13 +161,13 @@ def test_install(wheel: Path, interp: Interpreter, *, project: str, version: str
         return Outcome(result("failed" if problems else "passed", detail), problems)
 
 
-def _compare(found: dict[str, object], version: str) -> list[tuple[str, str]]:
+def _compare(found: dict[str, Any], version: str) -> list[tuple[str, str]]:
     problems = []
     expected = Version(version)
     installed = str(found["installed"])
     if Version(installed) != expected:
         problems.append(("WS303", f"importlib.metadata.version() is {installed}, release is {version}"))
-    for name, facts in found["imports"].items():  # type: ignore[attr-defined]
+    for name, facts in found["imports"].items():
         if "error" in facts:
             problems.append(("WS302", f"import {name} failed: {facts['error']}"))
         elif facts.get("version") is not None and _differs(facts["version"], expected):

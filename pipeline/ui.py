@@ -13,6 +13,10 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 log = logging.getLogger("pipeline")
 
@@ -68,16 +72,16 @@ def configure(*, verbose: bool = False, quiet: bool = False) -> None:
     root.addHandler(handler)
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StderrHandler(logging.StreamHandler[TextIO]):
     """Writes to whatever `sys.stderr` is when a record comes, not the stream it was
     when the CLI started (a test's capture, long closed)."""
 
-    @property  # type: ignore[override]
-    def stream(self):  # type: ignore[no-untyped-def]
+    @property
+    def stream(self) -> TextIO:
         return sys.stderr
 
     @stream.setter
-    def stream(self, value) -> None:  # type: ignore[no-untyped-def]
+    def stream(self, value: TextIO) -> None:
         pass
 
 
@@ -92,10 +96,10 @@ class _PlainFormatter(logging.Formatter):
         return text
 
 
-_console = None
+_console: Console | None = None
 
 
-def console():  # type: ignore[no-untyped-def]
+def console() -> Console:
     """The one rich console, writing to stderr so stdout stays for data."""
     global _console
     if _console is None:

@@ -8,6 +8,7 @@ repository's own release workflows are the same rendering.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
 
@@ -65,9 +66,9 @@ def tag_patterns(project_dir: Path) -> tuple[str, ...]:
     from pipeline.git import git
 
     tags = (git(project_dir, "tag", "--list") or "").split()
-    found = tuple(pattern for pattern, test in (("v*", lambda t: t[:1] == "v" and t[1:2].isdigit()),
-                                                ("[0-9]*", lambda t: t[:1].isdigit()))
-                  if any(test(t) for t in tags))
+    forms: tuple[tuple[str, Callable[[str], bool]], ...] = (
+        ("v*", lambda t: t[:1] == "v" and t[1:2].isdigit()), ("[0-9]*", lambda t: t[:1].isdigit()))
+    found = tuple(pattern for pattern, test in forms if any(test(t) for t in tags))
     return found or BOTH_TAG_FORMS
 
 

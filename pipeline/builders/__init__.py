@@ -69,7 +69,7 @@ def find(name: str, slice: Slice, project_dir: Path) -> tuple[Builder | None, li
     order = list(table) if name == "auto" else [name]
     if slice.name in ("sdist", "pure"):
         order = ["local"]  # the build frontend makes these the same everywhere
-    reasons = []
+    reasons: list[str] = []
     for candidate in order:
         reason = table[candidate].cannot_build(slice, project_dir)
         if reason is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from pipeline import builders
@@ -128,16 +129,16 @@ class Build:
         out = ctx.workdir / "dist"
         out.mkdir(parents=True, exist_ok=True)
         names = plan.import_names or guess_import_names(project_dir, plan.project)
-        job = dict(project_dir=project_dir, outdir=out, logdir=ctx.workdir, native=plan.native,
-                   requires_python=plan.requires_python, test_command=plan.test_command,
-                   smoke_test=smoke_test(names), source_date_epoch=source_date_epoch(project_dir),
-                   before_sdist=ctx.spec.before_sdist)
+        job = BuildJob(project_dir=project_dir, slice=todo[0], sdist=None, outdir=out, logdir=ctx.workdir,
+                       native=plan.native, requires_python=plan.requires_python, test_command=plan.test_command,
+                       smoke_test=smoke_test(names), source_date_epoch=source_date_epoch(project_dir),
+                       before_sdist=ctx.spec.before_sdist)
         sdist = None
         for s in todo:
             builder = builders.choose(ctx.options.builder, s, project_dir)
             if s.name != "sdist" and sdist is None:
                 sdist = self._sdist(ctx, plan, job)
-            built = builder.build(BuildJob(slice=s, sdist=sdist, **job))  # type: ignore[arg-type]
+            built = builder.build(replace(job, slice=s, sdist=sdist))
             record, files = make_record(plan, s, builder.name, built)
             _not_made_twice(record, [*state.artifacts, *(a for r, _ in ctx.built for a in r.artifacts)])
             if s.name == "sdist":
@@ -167,7 +168,7 @@ class Build:
                               hint="pass --slice on the slice's own runner")
         return here
 
-    def _sdist(self, ctx: Context, plan: Plan, job: dict[str, object]) -> Path:
+    def _sdist(self, ctx: Context, plan: Plan, job: BuildJob) -> Path:
         """The sdist wheels are built from: this run's stored one, or a private build."""
         state = ctx.need_state()
         stored = [a for a in state.artifacts if a.kind == "sdist"]
@@ -177,9 +178,9 @@ class Build:
         log.info("this run has no stored sdist yet; building one to build wheels from")
         sdist_slice = plan.slice("sdist") or Slice(name="sdist", platform="any", arch="any",
                                                     runner="", identifiers=("sdist",))
-        private = {**job, "outdir": ctx.workdir / "sources"}
-        Path(private["outdir"]).mkdir(parents=True, exist_ok=True)  # type: ignore[arg-type]
-        built = builders.choose("local", sdist_slice, job["project_dir"]).build(BuildJob(slice=sdist_slice, sdist=None, **private))  # type: ignore[arg-type]
+        private = replace(job, slice=sdist_slice, sdist=None, outdir=ctx.workdir / "sources")
+        private.outdir.mkdir(parents=True, exist_ok=True)
+        built = builders.choose("local", sdist_slice, job.project_dir).build(private)
         if not built:
             raise BuildFailed("building the sdist gave no file")
         return built[0].path

@@ -56,7 +56,7 @@ def checked_out_commit(root: Path, tag: str | None) -> str:
     return head
 
 
-def github_matrix(plan: PlanRecord) -> dict[str, object]:
+def github_matrix(plan: PlanRecord) -> dict[str, list[dict[str, str]]]:
     """The build jobs' ``strategy.matrix``: one entry per slice."""
     return {"include": [{"slice": s.name, "runner": s.runner, "platform": s.platform, "qemu": s.arch if s.qemu else ""}
                         for s in plan.slices]}
@@ -191,7 +191,7 @@ def _github_output(plan: PlanRecord) -> None:
         return
     with open(path, "a") as fh:
         fh.write(f"matrix={json.dumps(github_matrix(plan), separators=(',', ':'))}\n")
-        wheels = {"include": [m for m in github_matrix(plan)["include"] if m["slice"] != "sdist"]}  # type: ignore[attr-defined]
+        wheels = {"include": [m for m in github_matrix(plan)["include"] if m["slice"] != "sdist"]}
         fh.write(f"wheel-matrix={json.dumps(wheels, separators=(',', ':'))}\n")
         fh.write(f"run-id={plan.run_id}\n")
         fh.write(f"version={plan.version}\n")

@@ -30,10 +30,10 @@ class Publish:
         artifacts = wheels_first(state.artifacts)
         if not all(a.name in ctx.files for a in artifacts):
             ctx.files = ctx.runs.fetch(state, ctx.workdir / "publish")
-        creds = None
+        creds: credentials.Credentials | credentials.TrustedCredentials | None = None
         if not plan.dry_run:
             creds = credentials.require(config)
-            if creds.source == "trusted publishing":
+            if creds.trusted:
                 creds = credentials.mint_trusted(config)
         index = Index(config, creds, timeout=ctx.spec.publish.timeout)
         publisher = Publisher(index, plan.project, ctx.spec.publish, dry_run=plan.dry_run)

@@ -19,6 +19,7 @@ from pipeline.checks.completeness import check_completeness
 from pipeline.checks.files import check_files
 from pipeline.context import Context
 from pipeline.errors import VerificationFailed
+from pipeline.interpreters import Interpreter
 from pipeline.records import Artifact, Plan, TestResult
 from pipeline.runs import RunState, now
 from pipeline.ui import host_description
@@ -44,7 +45,7 @@ def _test_all(plan: Plan, wheels: list[Artifact], files: dict[str, Path], findin
             findings.add("WS306", wheel.name, "this host cannot run it and no record says it was tested "
                          "on its own platform")
 
-    def one(item: tuple[Artifact, testinstall.Interpreter]) -> testinstall.Outcome:
+    def one(item: tuple[Artifact, Interpreter]) -> testinstall.Outcome:
         wheel, interp = item
         return testinstall.test_install(files[wheel.name], interp, project=plan.project, version=plan.version,
                                         import_names=plan.import_names, test_command=plan.test_command,

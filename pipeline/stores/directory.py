@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from pipeline.errors import ObjectMissing, StoreError
 from pipeline.records import sha256_of
@@ -24,7 +26,7 @@ class DirectoryStore:
             raise StoreError(f"refusing key {key!r}: it leaves the store folder")
         return path
 
-    def _write(self, key: str, fill) -> None:  # type: ignore[no-untyped-def]
+    def _write(self, key: str, fill: Callable[[BinaryIO], object]) -> None:
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
