@@ -66,9 +66,6 @@ class Plan:
     def slice(self, name: str) -> Slice | None:
         return next((s for s in self.slices if s.name == name), None)
 
-    def slice_of(self, identifier: str) -> str | None:
-        return next((s.name for s in self.slices if identifier in s.identifiers), None)
-
     @property
     def identifiers(self) -> list[str]:
         return [i for s in self.slices for i in s.identifiers]
@@ -131,9 +128,8 @@ class Artifact:
 
 @dataclass(frozen=True, kw_only=True)
 class BuildRecord:
-    """records/<job>.json: a slice's files, written after all of them are stored."""
+    """records/<slice>.json: a slice's files, written after all of them are stored."""
 
-    job: str
     slice: str
     runner: str
     finished: str
@@ -144,9 +140,8 @@ class BuildRecord:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Self:
-        return cls(
-            **{**data, "artifacts": tuple(Artifact.from_json(a) for a in data["artifacts"])}
-        )
+        data = {k: v for k, v in data.items() if k != "job"}  # records before 0.1.0 named the slice twice
+        return cls(**{**data, "artifacts": tuple(Artifact.from_json(a) for a in data["artifacts"])})
 
 
 def identifier_of(filename: str) -> str:

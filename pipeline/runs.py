@@ -129,7 +129,7 @@ class Runs:
             if data is None:
                 raise IntegrityError(f"{key} in {self.store.url} was listed but cannot be read")
             record = BuildRecord.from_json(data)
-            state.records[record.job] = record
+            state.records[record.slice] = record
         state.verify = self._get(self.key(run_id, "verify.json"))
         state.publish = self._get(self.key(run_id, "publish.json"))
         return state
@@ -186,7 +186,7 @@ class Runs:
             return self.store.put_file(self.key(run_id, "files", name), files[name], by_name[name].sha256)
 
         sent = sum(_each(send, list(files), f"storing {record.slice}"))
-        self._put(self.key(run_id, "records", f"{record.job}.json"), record.to_json())
+        self._put(self.key(run_id, "records", f"{record.slice}.json"), record.to_json())
         return sent
 
     def fetch(self, state: RunState, dest: Path, artifacts: Iterable[Artifact] | None = None) -> dict[str, Path]:

@@ -253,8 +253,13 @@ def _validate(data: Mapping[str, Any], where: str, prefix: str) -> list[str]:
             if not isinstance(value, dict):
                 bad(key, value, "a table of check codes")
                 continue
+            from pipeline.checks import CHECKS
+
+            names = {*CHECKS, *(c.name for c in CHECKS.values())}  # a check by its code or its name
             for code, severity in value.items():
-                if severity not in SEVERITIES:
+                if code not in names:
+                    unknown(f"checks.{code}", code, names)
+                elif severity not in SEVERITIES:
                     bad(f"checks.{code}", severity, "one of 'error', 'warning', 'off'")
         else:
             unknown(key, key, ALL_TOP)

@@ -234,7 +234,7 @@ def bench_store(runs: int, box) -> dict[str, float]:  # type: ignore[no-untyped-
         artifacts = tuple(Artifact(name=p.name, identifier=p.stem, slice="s", kind="wheel", sha256=sha256_of(p),
                                    size=p.stat().st_size, builder="bench", tools={}, built_on="here")
                           for p in sorted(folder.iterdir()))
-        record = BuildRecord(job="s", slice="s", runner="here", finished="now", artifacts=artifacts)
+        record = BuildRecord(slice="s", runner="here", finished="now", artifacts=artifacts)
         plan = Plan(project="bench", version="1", run_id="r", tag="1", trigger="bench", created="now", dry_run=True,
                     index="x",
                     native=False, requires_python=None, import_names=(), test_command=None,

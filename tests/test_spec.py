@@ -81,6 +81,16 @@ def test_a_bad_store_flag(tmp_path: Path) -> None:
 
 
 def test_checks_take_only_known_severities(tmp_path: Path) -> None:
-    path = _spec(tmp_path, '[checks]\nWS304 = "warning"\nlinux-tag = "loud"\n')
-    with pytest.raises(UsageError, match=r"checks.linux-tag = 'loud': expected one of 'error', 'warning', 'off'"):
+    path = _spec(tmp_path, '[checks]\nWS304 = "warning"\nwheel-tags = "loud"\n')
+    with pytest.raises(UsageError, match=r"checks.wheel-tags = 'loud': expected one of 'error', 'warning', 'off'"):
         load_spec(None, path)
+
+
+def test_checks_that_name_no_check_are_errors_with_a_suggestion(tmp_path: Path) -> None:
+    path = _spec(tmp_path, '[checks]\nWS3O4 = "warning"\nwheel-tagz = "off"\nWS108 = "off"\nsdist-wheel-differs = "warning"\n')
+    with pytest.raises(UsageError) as info:
+        load_spec(None, path)
+    text = str(info.value)
+    assert "unknown key checks.WS3O4 (did you mean 'WS304'?)" in text
+    assert "unknown key checks.wheel-tagz (did you mean 'wheel-tags'?)" in text
+    assert "WS108" not in text and "sdist-wheel-differs" not in text

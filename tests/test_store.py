@@ -121,7 +121,7 @@ def test_an_upload_killed_half_way_resumes_without_resending(sandbox_env, s3_sto
         artifacts.append(Artifact(name=path.name, identifier=f"id{i}", slice="s", kind="wheel",
                                   sha256=sha256_of(path), size=path.stat().st_size, builder="test", tools={},
                                   built_on="here"))
-    record = BuildRecord(job="s", slice="s", runner="here", finished="now", artifacts=tuple(artifacts))
+    record = BuildRecord(slice="s", runner="here", finished="now", artifacts=tuple(artifacts))
     record_file = tmp_path / "record.json"
     record_file.write_text(json.dumps(record.to_json()))
     store = open_store(s3_store)
@@ -231,7 +231,7 @@ def _small_run(store, folder: Path, name: str, count: int) -> tuple[Runs, BuildR
                          dry_run=True, index="x", native=False, requires_python=None, import_names=(),
                          test_command=None, slices=(Slice(name="s", platform="any", arch="any", runner="here",
                                                           identifiers=tuple(a.identifier for a in artifacts)),)))
-    return runs, BuildRecord(job="s", slice="s", runner="here", finished="now", artifacts=tuple(artifacts))
+    return runs, BuildRecord(slice="s", runner="here", finished="now", artifacts=tuple(artifacts))
 
 
 def test_storing_and_fetching_survive_faults_byte_identical(sandbox_env, tmp_path, monkeypatch):

@@ -33,7 +33,7 @@ def _stored_run(tmp_path, tested: bool) -> str:  # type: ignore[no-untyped-def]
     runs.write_plan(plan)
     for slice_name, artifact in (("sdist", sdist), ("macos-arm64", wheel)):
         artifact = artifact.__class__(**{**artifact.__dict__, "slice": slice_name})
-        record = BuildRecord(job=slice_name, slice=slice_name, runner="r", finished="now", artifacts=(artifact,))
+        record = BuildRecord(slice=slice_name, runner="r", finished="now", artifacts=(artifact,))
         runs.store_record(record, {artifact.name: folder / artifact.name}, "r1")
     return store
 

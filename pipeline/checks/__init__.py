@@ -95,9 +95,6 @@ class Findings:
         if severity != "off":
             self.items.append(Finding(check.code, check.name, severity, file, message))
 
-    def extend(self, other: Findings) -> None:
-        self.items.extend(other.items)
-
     @property
     def errors(self) -> list[Finding]:
         return [f for f in self.items if f.severity == "error"]

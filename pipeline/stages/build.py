@@ -65,7 +65,7 @@ def make_record(plan: Plan, slice: Slice, builder: str, built: list[Built]) -> t
             size=item.path.stat().st_size, builder=builder, tools=item.tools, built_on=host, test=item.test,
         ))
         files[item.path.name] = item.path
-    record = BuildRecord(job=slice.name, slice=slice.name, runner=host, finished=now(), artifacts=tuple(artifacts))
+    record = BuildRecord(slice=slice.name, runner=host, finished=now(), artifacts=tuple(artifacts))
     return record, files
 
 

@@ -17,9 +17,6 @@ log = logging.getLogger(__name__)
 class Load:
     name = "load"
 
-    def __init__(self, *, complete: bool = False) -> None:
-        self.complete = complete
-
     def skip(self, ctx: Context) -> str | None:
         return None
 
@@ -27,7 +24,7 @@ class Load:
         runs = ctx.runs
         publishing = ctx.options.command == "publish"
         state = runs.read(ctx.options.run_id) if ctx.options.run_id else \
-            runs.newest(complete=self.complete, release=publishing, dry_runs=ctx.options.include_dry_runs)
+            runs.newest(release=publishing, dry_runs=ctx.options.include_dry_runs)
         if publishing and not state.plan.tagged and not ctx.options.dry_run:
             raise UsageError(
                 f"run {state.run_id} is a {state.plan.trigger} dry run of the branch head ({state.plan.created}), "

@@ -135,7 +135,7 @@ class S3Store:
 
         with self._errors(f"read {key}"):
             try:
-                return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()  # type: ignore[no-any-return]
+                return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
             except bx.ClientError as exc:
                 if _missing(exc):
                     return None
@@ -151,7 +151,7 @@ class S3Store:
                 if _missing(exc):
                     return None
                 raise
-        return head.get("Metadata", {}).get("sha256")  # type: ignore[no-any-return]
+        return head.get("Metadata", {}).get("sha256")
 
     def list(self, prefix: str) -> list[str]:
         keys = []
