@@ -32,10 +32,10 @@ def describe(state: RunState) -> dict[str, object]:
                      if (r := state.records.get(s.name)) else None)
             for s in plan.slices
         },
-        "verified": ({"ok": state.verify.get("ok"), "at": state.verify.get("finished"),
-                      "host": state.verify.get("host")} if state.verify else None),
-        "published": ({"index": state.publish.get("index"), "at": state.publish.get("finished"),
-                       "host": state.publish.get("host")} if state.publish else None),
+        "verified": ({"ok": state.verify.ok, "at": state.verify.finished, "host": state.verify.host}
+                     if state.verify else None),
+        "published": ({"index": state.publish.index, "at": state.publish.finished, "host": state.publish.host}
+                      if state.publish else None),
     }
 
 

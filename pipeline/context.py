@@ -6,14 +6,13 @@ import functools
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from packaging.version import Version
 
 from pipeline.errors import UsageError
 from pipeline.index import Listed
 from pipeline.project import Project
-from pipeline.records import BuildRecord, Plan
+from pipeline.records import BuildRecord, Plan, PublishRecord, VerifyRecord
 from pipeline.runs import Runs, RunState
 from pipeline.spec import IndexConfig, Spec
 from pipeline.stores import Store, open_store
@@ -68,8 +67,8 @@ class Context:
     state: RunState | None = None
     built: list[tuple[BuildRecord, dict[str, Path]]] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)  # verified local copies, by name
-    verification: dict[str, Any] | None = None
-    publication: dict[str, Any] | None = None
+    verification: VerifyRecord | None = None
+    publication: PublishRecord | None = None
     already_published: bool = False
     listing: dict[str, Listed] | None = None  # what preflight found on the index, for publish to start from
 

@@ -39,9 +39,9 @@ def copy_run(source: Runs, target: Runs, state: RunState) -> int:
         files = source.fetch(state, Path(tmp))  # each file checked against its record
         for record in state.records.values():
             sent += target.store_record(record, {a.name: files[a.name] for a in record.artifacts}, state.run_id)
-    for name, result in (("verify", state.verify), ("publish", state.publish)):
+    for result in (state.verify, state.publish):
         if result is not None:
-            target.write_result(state.run_id, name, result)
+            target.write_result(state.run_id, result)
     log.info("run %s copied from %s to %s: %d file(s) sent, %d already there", state.run_id, source.store.url,
              target.store.url, sent, len(state.artifacts) - sent)
     return sent

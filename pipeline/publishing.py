@@ -27,7 +27,7 @@ from typing import TypeVar
 from pipeline import ui
 from pipeline.errors import PublishFailed
 from pipeline.index import FileExists, Index, Listed
-from pipeline.records import Artifact, distribution_of
+from pipeline.records import Artifact, Outcome, distribution_of
 from pipeline.retry import Transient, call
 from pipeline.spec import PublishPolicy
 
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-UPLOADED, PRESENT, WOULD_UPLOAD = "uploaded", "already present", "would upload"
+UPLOADED, PRESENT, WOULD_UPLOAD = Outcome.UPLOADED, Outcome.PRESENT, Outcome.WOULD_UPLOAD
 
 
 @dataclass
@@ -60,14 +60,14 @@ class Publisher:
                           self.index.listing, self.project, failed="did not answer")
 
     def publish(self, artifacts: list[Artifact], files: dict[str, Path],
-                known: dict[str, Listed] | None = None) -> dict[str, str]:
+                known: dict[str, Listed] | None = None) -> dict[str, Outcome]:
         """Publish wheels, then the sdist; return each file's outcome. `known` is a
         listing taken moments before (preflight's), which saves a request."""
         known = self._known = self.listing() if known is None else known
         self._warn_if_closed(artifacts, known)
         wheels = [a for a in artifacts if a.kind != "sdist"]
         sdists = [a for a in artifacts if a.kind == "sdist"]
-        outcomes: dict[str, str] = {}
+        outcomes: dict[str, Outcome] = {}
         label = "checking" if self.dry_run else "publishing"
         with ui.progress(f"{label} to {self.index.target.name}", len(artifacts)) as advance:
             for group in (wheels, sdists):  # no sdist before every wheel is up
@@ -97,10 +97,10 @@ class Publisher:
                         "older than %d days, so adding %d file(s) may fail", self.project, version,
                         self.index.target.name, age, times[0], self.policy.closed_after_days, len(missing))
 
-    def publish_one(self, artifact: Artifact, path: Path, listed: Listed | None) -> str:
+    def publish_one(self, artifact: Artifact, path: Path, listed: Listed | None) -> Outcome:
         first = True
 
-        def attempt() -> str:
+        def attempt() -> Outcome:
             nonlocal first
             current = listed if first else self.index.listing(self.project).get(artifact.name)
             first = False
@@ -130,7 +130,7 @@ class Publisher:
     def _hash_of(self, listed: Listed) -> str | None:
         return listed.sha256 or self._download_hash(listed)
 
-    def confirm(self, artifacts: list[Artifact], outcomes: dict[str, str]) -> None:
+    def confirm(self, artifacts: list[Artifact], outcomes: dict[str, Outcome]) -> None:
         """The index must list every planned file with its hash (and, with download-back,
         serve each file this run uploaded byte for byte). Files found already there were
         matched by hash before anything was sent; when nothing was sent, that listing

@@ -14,6 +14,7 @@ import re
 import tempfile
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Self
 
@@ -142,6 +143,71 @@ class BuildRecord:
     def from_json(cls, data: dict[str, Any]) -> Self:
         data = {k: v for k, v in data.items() if k != "job"}  # records before 0.1.0 named the slice twice
         return cls(**{**data, "artifacts": tuple(Artifact.from_json(a) for a in data["artifacts"])})
+
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileVerification:
+    """What verify found of one file: its identity, its test, its findings."""
+
+    identifier: str
+    sha256: str
+    size: int
+    test: TestResult | None
+    findings: tuple[dict[str, str], ...] = ()
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Self:
+        test = data.get("test")
+        return cls(**{**data, "test": TestResult(**test) if test else None,
+                      "findings": tuple(data.get("findings", ()))})
+
+
+@dataclass(frozen=True, kw_only=True)
+class VerifyRecord:
+    """verify.json: whether the run passed, where and when, and each file's result."""
+
+    ok: bool
+    host: str
+    finished: str
+    run_id: str
+    files: dict[str, FileVerification]
+    findings: tuple[dict[str, str], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Self:
+        return cls(**{**data, "files": {n: FileVerification.from_json(f) for n, f in data["files"].items()},
+                      "findings": tuple(data.get("findings", ()))})
+
+
+class Outcome(StrEnum):
+    """What publishing did with one file."""
+
+    UPLOADED = "uploaded"
+    PRESENT = "already present"
+    WOULD_UPLOAD = "would upload"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PublishRecord:
+    """publish.json: where a run was published, when, and each file's outcome."""
+
+    index: str
+    upload_url: str
+    dry_run: bool
+    files: dict[str, Outcome]
+    finished: str
+    host: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "files": {n: str(o) for n, o in self.files.items()}}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Self:
+        return cls(**{**data, "files": {n: Outcome(o) for n, o in data["files"].items()}})
 
 
 def identifier_of(filename: str) -> str:

@@ -23,9 +23,9 @@ from typing import Any, TypeVar
 
 from packaging.utils import canonicalize_name
 
-from pipeline import ui
+from pipeline import __version__, ui
 from pipeline.errors import IntegrityError, ObjectMissing, StoreError
-from pipeline.records import Artifact, BuildRecord, Plan, sha256_of
+from pipeline.records import Artifact, BuildRecord, Plan, PublishRecord, VerifyRecord, sha256_of
 from pipeline.stores import Store
 
 log = logging.getLogger(__name__)
@@ -53,8 +53,8 @@ class RunState:
 
     plan: Plan
     records: dict[str, BuildRecord] = field(default_factory=dict)
-    verify: dict[str, Any] | None = None
-    publish: dict[str, Any] | None = None
+    verify: VerifyRecord | None = None
+    publish: PublishRecord | None = None
 
     @property
     def run_id(self) -> str:
@@ -108,8 +108,9 @@ class Runs:
     def write_plan(self, plan: Plan) -> None:
         self._put(self.key(plan.run_id, "plan.json"), plan.to_json())
 
-    def write_result(self, run_id: str, name: str, data: dict[str, Any]) -> None:
-        self._put(self.key(run_id, f"{name}.json"), data)
+    def write_result(self, run_id: str, result: VerifyRecord | PublishRecord) -> None:
+        name = "verify" if isinstance(result, VerifyRecord) else "publish"
+        self._put(self.key(run_id, f"{name}.json"), result.to_json())
 
     def run_ids(self) -> list[str]:
         keys = self.store.list(self.prefix)
@@ -123,16 +124,35 @@ class Runs:
                 f"no run {run_id!r} of {self.project} {self.version} in {self.store.url}",
                 hint=f"runs of this version: {known}; `wheelship status` lists them",
             )
-        state = RunState(plan=Plan.from_json(plan))
+        loaded = self._load(Plan.from_json, plan, self.key(run_id, "plan.json"))
+        assert loaded is not None
+        state = RunState(plan=loaded)
         for key in self.store.list(self.key(run_id, "records") + "/"):
-            data = self._get(key)
-            if data is None:
+            record = self._load(BuildRecord.from_json, self._get(key), key)
+            if record is None:
                 raise IntegrityError(f"{key} in {self.store.url} was listed but cannot be read")
-            record = BuildRecord.from_json(data)
             state.records[record.slice] = record
-        state.verify = self._get(self.key(run_id, "verify.json"))
-        state.publish = self._get(self.key(run_id, "publish.json"))
+        verify, publish = self.key(run_id, "verify.json"), self.key(run_id, "publish.json")
+        state.verify = self._load(VerifyRecord.from_json, self._get(verify), verify)
+        state.publish = self._load(PublishRecord.from_json, self._get(publish), publish)
         return state
+
+    def _load(self, from_json: Callable[[dict[str, Any]], T], data: Any, key: str) -> T | None:
+        """A record from its JSON; a missing, extra or mistyped key is an integrity error
+        naming the file, not a crash."""
+        if data is None:
+            return None
+        try:
+            if not isinstance(data, dict):
+                raise TypeError(f"expected an object, found {type(data).__name__}")
+            return from_json(data)
+        except (TypeError, KeyError, ValueError, AttributeError) as exc:
+            detail = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise IntegrityError(
+                f"{key} in {self.store.url} is not a record this wheelship reads: {detail}",
+                hint=f"it was written by another version of wheelship (this is {__version__}) or changed by hand; "
+                     "plan a new run",
+            ) from None
 
     def all(self) -> list[RunState]:
         """Every run of this version, oldest first."""

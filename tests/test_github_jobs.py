@@ -129,7 +129,7 @@ def test_a_release_passes_the_run_as_artifacts_and_only_publish_holds_credential
     files = {f["name"]: f["sha256"] for f in json.loads(report.read_text())["files"]}
     assert index_files(sandbox_env, "pypi") == files and len(files) == 3
     state = Runs(open_store(s3_store), out["project"], out["version"]).read(out["run-id"])
-    assert state.complete and state.verify and state.verify["ok"] and state.plan.commit == out["commit"]
+    assert state.complete and state.verify and state.verify.ok and state.plan.commit == out["commit"]
 
     # The same tag again (a published release after the push): every file is on the index.
     checkout, env, _ = runner.job("plan-again", ref="v0.2.0")

@@ -275,3 +275,28 @@ def test_faults_that_outlast_the_policy_are_a_store_error_naming_the_object(cli,
     assert result.code == StoreError.exit_code, result.err
     assert "outlast/1.0/r1/" in result.err and "internal error" not in result.err
     assert "run the same command again" in result.err
+
+
+def test_a_damaged_or_foreign_record_is_an_integrity_error_naming_the_file(cli, tmp_path):
+    store = open_store(f"file://{tmp_path / 'store'}")
+    runs, record = _small_run(store, tmp_path / "files", "recs", 2)
+    runs.store_record(record, {a.name: tmp_path / "files" / a.name for a in record.artifacts}, "r1")
+    folder = tmp_path / "store" / "recs" / "1.0" / "r1"
+    cases = [
+        ("verify.json", {"ok": True}, "missing key 'files'"),
+        ("publish.json", {"index": "x", "upload_url": "u", "dry_run": False, "files": {"a": "sent"},
+                          "finished": "t", "host": "h"}, "'sent' is not a valid Outcome"),
+        ("plan.json", [1, 2], "expected an object, found list"),
+        ("records/s.json", {**record.to_json(), "colour": "blue"}, "unexpected keyword argument 'colour'"),
+    ]
+    for name, content, said in cases:
+        path = folder / name
+        original = path.read_bytes() if path.exists() else None
+        path.write_text(json.dumps(content))
+        with pytest.raises(IntegrityError) as info:
+            runs.read("r1")
+        assert name in str(info.value) and said in str(info.value), str(info.value)
+        result = cli("status", "recs", "1.0", "--store", f"file://{tmp_path / 'store'}")
+        assert result.code == 6 and name in result.err and "Traceback" not in result.err, result.err
+        path.unlink() if original is None else path.write_bytes(original)
+    assert runs.read("r1").records["s"] == record

@@ -160,12 +160,12 @@ class AlreadyOnIndex:
             log.warning("could not read earlier runs in %s (%s)", ctx.store.url, exc.message)
             return
         for state in runs:
-            published = state.publish or {}
-            if published and not published.get("dry_run") and state.plan.tag == plan.tag \
+            published = state.publish
+            if published and not published.dry_run and state.plan.tag == plan.tag \
                     and state.plan.commit == plan.commit:
                 raise NothingToDo(
                     f"run {state.run_id} already published tag {plan.tag} (commit {plan.commit[:12]}) to "
-                    f"{published.get('index')}",
+                    f"{published.index}",
                     hint="an index never replaces a file; release a new version to change them",
                 )
 

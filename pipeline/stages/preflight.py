@@ -38,7 +38,7 @@ class Preflight:
         """A version whose published run's files are all on the index, same hashes: done."""
         plan = ctx.need_plan()
         for state in reversed(ctx.runs.all()):
-            if not state.publish or state.publish.get("dry_run") or state.publish.get("index") != plan.index:
+            if not state.publish or state.publish.dry_run or state.publish.index != plan.index:
                 continue
             if state.artifacts and all(listed.get(a.name) == a.sha256 for a in state.artifacts):
                 ctx.already_published = True

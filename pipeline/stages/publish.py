@@ -12,7 +12,7 @@ from pipeline import credentials
 from pipeline.context import Context
 from pipeline.index import Index
 from pipeline.publishing import WOULD_UPLOAD, Publisher
-from pipeline.records import wheels_first
+from pipeline.records import PublishRecord, wheels_first
 from pipeline.runs import now
 from pipeline.ui import host_description
 
@@ -44,9 +44,7 @@ class Publish:
                      config.name, config.upload_url, len(outcomes) - len(would))
         else:
             publisher.confirm(artifacts, outcomes)
-        ctx.publication = {
-            "index": config.name, "upload_url": config.upload_url, "dry_run": plan.dry_run,
-            "files": outcomes, "finished": now(), "host": host_description(),
-        }
+        ctx.publication = PublishRecord(index=config.name, upload_url=config.upload_url, dry_run=plan.dry_run,
+                                        files=outcomes, finished=now(), host=host_description())
         if not plan.dry_run:
-            ctx.runs.write_result(plan.run_id, "publish", ctx.publication)
+            ctx.runs.write_result(plan.run_id, ctx.publication)

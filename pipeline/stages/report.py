@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from dataclasses import asdict
 from typing import Any
 
 from pipeline import ui
 from pipeline.context import Context
-from pipeline.records import Plan, write_json_atomic
+from pipeline.records import Outcome, Plan, write_json_atomic
 from pipeline.stages.plan import github_matrix
 
 log = logging.getLogger(__name__)
@@ -18,21 +19,23 @@ log = logging.getLogger(__name__)
 def facts(ctx: Context) -> dict[str, Any]:
     """The run as JSON: every file with its test and publish result."""
     plan, state = ctx.need_plan(), ctx.need_state()
-    verified = (ctx.verification or {}).get("files", {})
-    published = (ctx.publication or {}).get("files", {})
+    verification = ctx.verification or state.verify  # a run verified before keeps its result
+    verified = verification.files if verification else {}
+    published = ctx.publication.files if ctx.publication else {}
     files = []
     for a in state.artifacts:
-        test = verified.get(a.name, {}).get("test") or (a.test.__dict__ if a.test else None)
+        result = verified.get(a.name)
+        test = (result.test if result else None) or a.test
         files.append({
             "name": a.name, "identifier": a.identifier, "slice": a.slice, "sha256": a.sha256, "size": a.size,
-            "builder": a.builder, "built_on": a.built_on, "test": test,
-            "findings": verified.get(a.name, {}).get("findings", []),
-            "publish": published.get(a.name),
+            "builder": a.builder, "built_on": a.built_on, "test": asdict(test) if test else None,
+            "findings": list(result.findings) if result else [],
+            "publish": str(published[a.name]) if a.name in published else None,
         })
     return {
         "project": plan.project, "version": plan.version, "run_id": plan.run_id, "tag": plan.tag,
         "index": plan.index, "upload_url": ctx.index.upload_url, "dry_run": plan.dry_run,
-        "store": ctx.store.url, "verified": (ctx.verification or {}).get("ok"), "files": files,
+        "store": ctx.store.url, "verified": verification.ok if verification else None, "files": files,
     }
 
 
@@ -70,6 +73,10 @@ def _python_of(identifier: str) -> str:
     return tag
 
 
+PUBLISHED_CELL: dict[str, str] = {Outcome.UPLOADED: "✅ published", Outcome.PRESENT: "✅ was published",
+                                   Outcome.WOULD_UPLOAD: "🔸 would publish"}
+
+
 def grid(plan: Plan, data: dict[str, Any]) -> str:
     """Python version by platform: built / tested / published for every planned cell."""
     by_identifier = {f["identifier"]: f for f in data["files"]}
@@ -86,8 +93,7 @@ def grid(plan: Plan, data: dict[str, Any]) -> str:
                 cell = " · ".join([
                     "✅ built",
                     {"passed": "✅ tested", "failed": "❌ test failed"}.get(test or "", "⏳ untested"),
-                    {"uploaded": "✅ published", "already present": "✅ was published",
-                     "would upload": "🔸 would publish"}.get(published or "", "⏳ not published"),
+                    PUBLISHED_CELL.get(published or "", "⏳ not published"),
                 ])
             rows.setdefault(_python_of(identifier), {})[s.name] = cell
     lines = ["| Python | " + " | ".join(s.name for s in columns) + " |",

@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 from pipeline import testinstall, ui
 from pipeline.checks import Findings
@@ -20,7 +20,7 @@ from pipeline.checks.files import check_files
 from pipeline.context import Context
 from pipeline.errors import VerificationFailed
 from pipeline.interpreters import Interpreter
-from pipeline.records import Artifact, Plan, TestResult
+from pipeline.records import Artifact, FileVerification, Plan, TestResult, VerifyRecord
 from pipeline.runs import RunState, now
 from pipeline.ui import host_description
 
@@ -63,10 +63,9 @@ def _test_all(plan: Plan, wheels: list[Artifact], files: dict[str, Path], findin
 
 def verified_already(state: RunState) -> bool:
     v = state.verify
-    if not v or not v.get("ok"):
+    if v is None or not v.ok:
         return False
-    recorded = {name: f.get("sha256") for name, f in v.get("files", {}).items()}
-    return recorded == {a.name: a.sha256 for a in state.artifacts}
+    return {name: f.sha256 for name, f in v.files.items()} == {a.name: a.sha256 for a in state.artifacts}
 
 
 class Verify:
@@ -79,8 +78,7 @@ class Verify:
         state = ctx.need_state()
         if not self.force and verified_already(state):
             assert state.verify is not None
-            ctx.verification = state.verify
-            return f"run {state.run_id} was verified at {state.verify.get('finished')} on {state.verify.get('host')}"
+            return f"run {state.run_id} was verified at {state.verify.finished} on {state.verify.host}"
         return None
 
     def run(self, ctx: Context) -> None:
@@ -106,7 +104,7 @@ class Verify:
         project_dir = ctx.options.project_dir.resolve() if ctx.options.project_dir else None
         tests = _test_all(plan, [a for a in artifacts if a.kind == "wheel"], ctx.files, findings, project_dir)
         ctx.verification = report = _record(plan, artifacts, tests, findings)
-        ctx.runs.write_result(plan.run_id, "verify", report)
+        ctx.runs.write_result(plan.run_id, report)
         for finding in findings.warnings:
             log.warning("%s", finding.line())
         if findings.errors:
@@ -119,17 +117,11 @@ class Verify:
                  sum(1 for t in tests.values() if t.host == host_description()))
 
 
-def _record(plan: Plan, artifacts: list[Artifact], tests: dict[str, TestResult],
-            findings: Findings) -> dict[str, Any]:
-    files = {}
-    for a in artifacts:
-        test = tests.get(a.name)
-        files[a.name] = {
-            "identifier": a.identifier, "sha256": a.sha256, "size": a.size,
-            "test": test.__dict__ if test else None,
-            "findings": [f.__dict__ for f in findings.for_file(a.name)],
-        }
-    return {
-        "ok": not findings.errors, "host": host_description(), "finished": now(), "run_id": plan.run_id,
-        "files": files, "findings": [f.__dict__ for f in findings.items],
-    }
+def _record(plan: Plan, artifacts: list[Artifact], tests: dict[str, TestResult], findings: Findings) -> VerifyRecord:
+    files = {a.name: FileVerification(identifier=a.identifier, sha256=a.sha256, size=a.size, test=tests.get(a.name),
+                                      findings=tuple(asdict(f) for f in findings.for_file(a.name)))
+             for a in artifacts}
+    return VerifyRecord(
+        ok=not findings.errors, host=host_description(), finished=now(), run_id=plan.run_id, files=files,
+        findings=tuple(asdict(f) for f in findings.items),
+    )
