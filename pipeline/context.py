@@ -69,7 +69,7 @@ class Context:
     files: dict[str, Path] = field(default_factory=dict)  # verified local copies, by name
     verification: VerifyRecord | None = None
     publication: PublishRecord | None = None
-    already_published: bool = False
+    finished_early: str | None = None  # why the stages left (but report) have nothing to do
     listing: dict[str, Listed] | None = None  # what preflight found on the index, for publish to start from
 
     @functools.cached_property

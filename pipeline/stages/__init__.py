@@ -31,7 +31,7 @@ class Stage(Protocol):
 RELEASE: Sequence[Stage] = (
     event.Event(),          # tag, CLI flags or GitHub event -> a release request
     plan.Plan(),            # request + buildspec + project -> the plan
-    preflight.Preflight(),  # credentials and the index checked before anything is spent
+    preflight.Preflight(finds_published=True),  # credentials and the index, before anything is spent
     plan.RecordPlan(),      # the plan stored as a new run
     build.Build(),          # every slice this host builds, sdist first
     store.Store(),          # files, then the records that name them
@@ -39,23 +39,35 @@ RELEASE: Sequence[Stage] = (
     publish.Publish(),      # wheels then the sdist, idempotent by hash
     report.Report(),        # terminal table, --json, GitHub step summary
 )
-PLAN: Sequence[Stage] = (event.Event(), plan.Plan(), plan.AlreadyOnIndex(), plan.RecordPlan(), report.PlanReport())
-BUILD: Sequence[Stage] = (load.LoadForBuild(), build.Build(), store.Store())
-VERIFY: Sequence[Stage] = (load.Load(), verify.Verify(force=True), report.Report())
-PUBLISH: Sequence[Stage] = (
+PLAN: Sequence[Stage] = (         # the plan job
+    event.Event(),
+    plan.Plan(),
+    plan.AlreadyOnIndex(),          # every planned file on the index already: nothing to do (exit 9)
+    plan.RecordPlan(),
+    report.PlanReport(),            # the run id and the build matrix, for the jobs after
+)
+BUILD: Sequence[Stage] = (        # a build job: its slice, or what this host can build
+    load.LoadForBuild(),
+    build.Build(what_this_host_builds=True),
+    store.Store(),
+)
+VERIFY: Sequence[Stage] = (       # the verify job: always verifies, even a run verified before
     load.Load(),
+    verify.Verify(force=True),
+    report.Report(),
+)
+PUBLISH: Sequence[Stage] = (      # the publish job, or the manual fallback
+    load.Load(for_publish=True),    # a tagged release, never a branch rehearsal
     preflight.Preflight(),
-    verify.Verify(),
+    verify.Verify(),                # skipped when the run passed verify with these very files
     publish.Publish(),
     report.Report(),
 )
 
-
 def run_stages(stages: Sequence[Stage], ctx: Context) -> None:
     for stage in stages:
-        # A release found complete on the index in preflight needs only its report.
-        reason = "the release is already published" if ctx.already_published and stage.name != "report" \
-            else stage.skip(ctx)
+        # A command that finished early (a release found on the index) still reports.
+        reason = ctx.finished_early if ctx.finished_early and stage.name != "report" else stage.skip(ctx)
         if reason:
             log.info("%s: skipped, %s", stage.name, reason)
             continue

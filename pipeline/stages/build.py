@@ -108,7 +108,14 @@ def _not_made_twice(record: BuildRecord, earlier: list[Artifact]) -> None:
 
 
 class Build:
+    """Build the run's slices, sdist first. With `what_this_host_builds` (a build job
+    given no --slice), only the slices a builder here can make; the rest are left for
+    their own runners."""
+
     name = "build"
+
+    def __init__(self, *, what_this_host_builds: bool = False) -> None:
+        self.what_this_host_builds = what_this_host_builds
 
     def skip(self, ctx: Context) -> str | None:
         return None
@@ -154,7 +161,7 @@ class Build:
                 raise UsageError(f"run {plan.run_id} plans no slice {ctx.options.slice!r}",
                                  hint="slices planned: " + ", ".join(s.name for s in plan.slices))
             return [chosen]
-        if ctx.options.command != "build":
+        if not self.what_this_host_builds:
             return list(plan.slices)
         here = []
         for s in plan.slices:  # a build job without --slice builds what this host can

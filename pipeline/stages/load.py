@@ -15,14 +15,20 @@ log = logging.getLogger(__name__)
 
 
 class Load:
+    """The run a command works on. With `for_publish`, only a tagged release is taken
+    (dry runs with --include-dry-runs), and the command's --dry-run decides the upload."""
+
     name = "load"
+
+    def __init__(self, *, for_publish: bool = False) -> None:
+        self.for_publish = for_publish
 
     def skip(self, ctx: Context) -> str | None:
         return None
 
     def run(self, ctx: Context) -> None:
         runs = ctx.runs
-        publishing = ctx.options.command == "publish"
+        publishing = self.for_publish
         state = runs.read(ctx.options.run_id) if ctx.options.run_id else \
             runs.newest(release=publishing, dry_runs=ctx.options.include_dry_runs)
         if publishing and not state.plan.tagged and not ctx.options.dry_run:
@@ -36,7 +42,7 @@ class Load:
                  state.plan.project, state.plan.version, state.plan.created,
                  len(state.plan.slices) - len(state.missing_slices), len(state.plan.slices))
         plan = state.plan
-        if ctx.options.command == "publish":  # a dry-run's run may be published for real later
+        if publishing:  # a dry-run's run may be published for real later
             plan = replace(plan, dry_run=ctx.options.dry_run)
         if ctx.options.index:
             plan = replace(plan, index=routed_index(ctx, ctx.options.index, False))

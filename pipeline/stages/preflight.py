@@ -13,7 +13,14 @@ log = logging.getLogger(__name__)
 
 
 class Preflight:
+    """Credentials and the index, checked before anything is spent. With
+    `finds_published` (a whole release), a version whose published run is on the
+    index already finishes the command early."""
+
     name = "preflight"
+
+    def __init__(self, *, finds_published: bool = False) -> None:
+        self.finds_published = finds_published
 
     def skip(self, ctx: Context) -> str | None:
         return None
@@ -31,7 +38,7 @@ class Preflight:
         listed = publisher.probe()
         ctx.listing = listed
         log.info("%s answers; it lists %d files of %s", config.name, len(listed), plan.project)
-        if ctx.options.command == "release":
+        if self.finds_published:
             self._already_published(ctx, {name: f.sha256 for name, f in listed.items()})
 
     def _already_published(self, ctx: Context, listed: dict[str, str | None]) -> None:
@@ -41,7 +48,7 @@ class Preflight:
             if not state.publish or state.publish.dry_run or state.publish.index != plan.index:
                 continue
             if state.artifacts and all(listed.get(a.name) == a.sha256 for a in state.artifacts):
-                ctx.already_published = True
+                ctx.finished_early = f"run {state.run_id} is already published"
                 ctx.state, ctx.plan, ctx.publication = state, state.plan, state.publish
                 ctx.verification = state.verify
                 log.info("%s %s is already on %s: all %d files of run %s are there with their sha256; "
