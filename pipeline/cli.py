@@ -20,6 +20,7 @@ from pathlib import Path
 from pipeline import __version__, ui
 from pipeline.context import Context, Options
 from pipeline.errors import EXIT_CODES, NothingToDo, UsageError, WheelshipError
+from pipeline.redaction import redact
 
 log = logging.getLogger("pipeline")
 
@@ -190,8 +191,6 @@ def _run_pipeline(args: argparse.Namespace, stages_name: str) -> int:
 
 def _failure_summary(ctx: Context, exc: WheelshipError) -> None:
     """On GitHub Actions, a failed command says so in the job's step summary too."""
-    from pipeline.credentials import redact
-
     path = os.environ.get("GITHUB_STEP_SUMMARY")
     if not path or isinstance(exc, NothingToDo):
         return
@@ -276,8 +275,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                              hint="pass them, or set WHEELSHIP_PROJECT and WHEELSHIP_VERSION")
         return COMMANDS[args.command](args)
     except WheelshipError as exc:
-        from pipeline.credentials import redact
-
         log.error("%s: %s", exc.title, redact(exc.message))
         if exc.hint:
             print(f"  what to do: {redact(exc.hint)}", file=sys.stderr)
@@ -286,8 +283,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # a bug: say so in one line
-        from pipeline.credentials import redact
-
         if args.verbose:
             log.exception("internal error")
         log.error("internal error: %s: %s", type(exc).__name__, redact(str(exc)))

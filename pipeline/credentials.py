@@ -5,49 +5,23 @@ Order: the index's own ``password-env`` variable, then ``TWINE_USERNAME`` /
 then trusted publishing (twine mints a short-lived token from
 the CI's OIDC identity). Every secret found is registered so that `redact` removes
 it from any text wheelship prints, logs or stores, including an index's own error
-that echoes it back.
+that echoes it back (pipeline.redaction).
 """
 
 from __future__ import annotations
 
-import base64
 import logging
 import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import quote
 
 from pipeline.errors import PublishFailed, UsageError
+from pipeline.redaction import redact, register_secret
 from pipeline.spec import IndexConfig
 
 log = logging.getLogger(__name__)
-
-_secrets: set[str] = set()
-_lock = threading.Lock()
-
-
-def register_secret(value: str, username: str | None = None) -> None:
-    """Remember a secret and its common encodings (URL-quoted, base64, and the
-    HTTP Basic header it travels in) so `redact` can hide each of them."""
-    if len(value) < 4:
-        return
-    forms = {value, quote(value, safe=""), base64.b64encode(value.encode()).decode()}
-    if username is not None:
-        forms.add(base64.b64encode(f"{username}:{value}".encode()).decode())
-    with _lock:
-        _secrets.update(forms)
-
-
-def redact(text: str) -> str:
-    """`text` with every registered secret replaced by ``***``."""
-    with _lock:
-        known = sorted(_secrets, key=len, reverse=True)
-    for secret in known:
-        text = text.replace(secret, "***")
-    return text
-
 
 #: The source of credentials that trusted publishing will mint.
 TRUSTED = "trusted publishing"

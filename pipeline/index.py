@@ -21,8 +21,9 @@ import requests
 from urllib3.filepost import encode_multipart_formdata
 
 from pipeline import __version__
-from pipeline.credentials import Credentials, TrustedCredentials, redact
+from pipeline.credentials import Credentials, TrustedCredentials
 from pipeline.errors import PublishFailed
+from pipeline.redaction import redact
 from pipeline.retry import Transient, is_transient, retry_after
 from pipeline.spec import IndexConfig
 

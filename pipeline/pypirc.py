@@ -20,8 +20,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.credentials import register_secret
 from pipeline.errors import UsageError
+from pipeline.redaction import register_secret
 from pipeline.spec import BUILTIN_INDEXES, IndexConfig
 
 

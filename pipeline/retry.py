@@ -17,6 +17,7 @@ import requests
 import tenacity
 
 from pipeline.errors import PublishFailed
+from pipeline.redaction import redact
 from pipeline.spec import PublishPolicy
 
 log = logging.getLogger(__name__)
@@ -73,8 +74,6 @@ class _WaitRespectingRetryAfter(tenacity.wait.wait_base):
 
 def _log_retry(state: tenacity.RetryCallState) -> None:
     error = state.outcome.exception() if state.outcome else None
-    from pipeline.credentials import redact
-
     log.warning("attempt %d failed (%s); retrying in %.1fs", state.attempt_number,
                 redact(str(error) or type(error).__name__), state.upcoming_sleep)
 
@@ -100,8 +99,6 @@ def call(policy: PublishPolicy, what: str, fn: Callable[..., T], *args: object, 
     """`fn(*args)` under the index policy. A transient failure that outlasts the policy
     is a `PublishFailed` naming the request, the attempts, the time and the last answer,
     never an internal error."""
-    from pipeline.credentials import redact
-
     started = time.monotonic()
     retrying = index_policy(policy, sleep=sleep)
     try:

@@ -107,7 +107,8 @@ def test_a_release_already_on_the_index_ends_early_without_building(cli, sandbox
 
 
 def test_a_trusted_publishing_token_is_minted_again_before_it_expires_and_masked(monkeypatch, capsys):
-    from pipeline.credentials import TrustedCredentials, redact
+    from pipeline.credentials import TrustedCredentials
+    from pipeline.redaction import redact
     from pipeline.spec import load_spec
 
     monkeypatch.setenv("GITHUB_ACTIONS", "true")

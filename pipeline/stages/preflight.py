@@ -48,7 +48,7 @@ class Preflight:
             if not state.publish or state.publish.dry_run or state.publish.index != plan.index:
                 continue
             if state.artifacts and all(listed.get(a.name) == a.sha256 for a in state.artifacts):
-                ctx.finished_early = f"run {state.run_id} is already published"
+                ctx.finished_early = f"the release is already published (run {state.run_id})"
                 ctx.state, ctx.plan, ctx.publication = state, state.plan, state.publish
                 ctx.verification = state.verify
                 log.info("%s %s is already on %s: all %d files of run %s are there with their sha256; "
