@@ -70,12 +70,19 @@ class Result:
                 "replaced": self.replaced}
 
 
+EXTRA_HINT = "install the rehearse extra: pip install 'wheelship[rehearse]'"
+
+
 def find_act() -> str:
-    """The `act` binary: next to this Python (the `rehearse` extra), else on PATH."""
+    """The `act` binary: next to this Python (the `rehearse` extra), else on PATH; and
+    PyYAML, which reads the workflow."""
+    try:
+        import yaml  # noqa: F401
+    except ImportError:
+        raise UsageError("PyYAML is not installed, so the workflow cannot be read", hint=EXTRA_HINT) from None
     found = shutil.which("act", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
     if not found:
-        raise UsageError("`act` is not installed, so the workflow cannot be run on this machine",
-                         hint="install the rehearse extra: pip install 'wheelship[rehearse]'")
+        raise UsageError("`act` is not installed, so the workflow cannot be run on this machine", hint=EXTRA_HINT)
     return found
 
 
@@ -440,6 +447,7 @@ def default_workflow(repo: Path, event: str) -> Path:
 def rehearse(project_dir: Path, request: Request, workflow_file: Path | None, json_path: Path | None) -> int:
     from pipeline.sandbox import sandbox
 
+    act = find_act()
     repo = project_dir.resolve()
     top = git(repo, "rev-parse", "--show-toplevel")
     if top is None or Path(top).resolve() != repo:
@@ -468,7 +476,6 @@ def rehearse(project_dir: Path, request: Request, workflow_file: Path | None, js
     if others:
         raise UsageError("the rehearsal runs Linux jobs on this machine; " + ", ".join(
             f"job {j} runs on {r}" for j, r in others.items()), hint="rehearse a workflow whose jobs run on ubuntu")
-    act = find_act()
     folder = Path(tempfile.mkdtemp(prefix="wheelship-rehearse-"))
     keep = False
     try:
