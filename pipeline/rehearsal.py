@@ -326,6 +326,7 @@ class _Seen:
     notes: dict[tuple[str, str], str] = field(default_factory=dict)
     lines: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     runners: dict[tuple[str, str], str] = field(default_factory=dict)
+    left_identifiers: list[str] = field(default_factory=list)  # what this host's plan left out of its slices
 
 
 def _label(matrix: dict[str, Any]) -> str:
@@ -335,6 +336,7 @@ def _label(matrix: dict[str, Any]) -> str:
 
 
 OUTPUT = re.compile(r"::set-output::\s*([\w-]+)=(.*)")
+LEFT_OUT = re.compile(r"left out of this local plan \([^)]*\): (.*)")
 BUILDER = re.compile(r"slice \S+: the (\S+) builder \((.*)\)")
 
 
@@ -360,6 +362,8 @@ def run_act(command: list[str], cwd: Path, log_file: Path) -> _Seen:
                 seen.runners[key] = str(runner)
             if job_id == "plan" and (found := OUTPUT.search(msg)):
                 seen.outputs[found.group(1)] = found.group(2).strip()
+            if job_id == "plan" and (found := LEFT_OUT.search(msg)):
+                seen.left_identifiers += found.group(1).split()
             if found := BUILDER.search(msg):
                 seen.notes[key] = f"{found.group(1)} builder: {found.group(2)}"
             if "jobResult" in event:
@@ -370,9 +374,14 @@ def run_act(command: list[str], cwd: Path, log_file: Path) -> _Seen:
     return seen
 
 
-def _left_out(repo: Path, outputs: dict[str, str], workflow: dict[str, Any]) -> list[Job]:
-    """The slices the full plan has that this host's plan does not: the build jobs of
-    other runners, each with the command it would run there."""
+def _left_out(repo: Path, seen: _Seen, workflow: dict[str, Any]) -> list[Job]:
+    """What the full plan has that this host's plan does not: the build jobs of other
+    runners, each with the command it would run there, and the wheels of this host's
+    slices that need what this machine lacks (a musllinux image, an interpreter)."""
+    outputs = seen.outputs
+    left = [Job(name=f"build (wheels left out here: {len(seen.left_identifiers)})", status=NOT_REHEARSABLE,
+                note=" ".join(seen.left_identifiers) + ": built on GitHub by the slice's job, not here")
+            ] if seen.left_identifiers else []
     from pipeline.planning import slice_kinds
     from pipeline.spec import load_spec
 
@@ -383,7 +392,7 @@ def _left_out(repo: Path, outputs: dict[str, str], workflow: dict[str, Any]) -> 
     planned = {entry.get("slice") for entry in matrix}
     commit = outputs.get("commit")
     if not matrix or "pure" in planned or not commit:
-        return []
+        return left
     command = _build_command(workflow)
     with tempfile.TemporaryDirectory(prefix="wheelship-rehearse-plan-") as tmp:
         checkout = Path(tmp) / "checkout"
@@ -391,9 +400,9 @@ def _left_out(repo: Path, outputs: dict[str, str], workflow: dict[str, Any]) -> 
         subprocess.run(["git", "-C", str(checkout), "checkout", "-q", "--detach", commit], check=True)
         spec = load_spec(checkout)
         kinds = [k for k in slice_kinds(checkout) if not spec.slices or k.name in spec.slices]
-    return [Job(name=f"build ({k.name})", status=NOT_REHEARSABLE, runner=spec.runners.get(k.name, k.runner),
-                note=f"on {spec.runners.get(k.name, k.runner)}: WHEELSHIP_SLICE={k.name} {command}")
-            for k in kinds if k.name not in planned]
+    return left + [Job(name=f"build ({k.name})", status=NOT_REHEARSABLE, runner=spec.runners.get(k.name, k.runner),
+                       note=f"on {spec.runners.get(k.name, k.runner)}: WHEELSHIP_SLICE={k.name} {command}")
+                   for k in kinds if k.name not in planned]
 
 
 def _build_command(workflow: dict[str, Any]) -> str:
@@ -490,7 +499,7 @@ def rehearse(project_dir: Path, request: Request, workflow_file: Path | None, js
             log.info("running %s on %s under act (%s)", result.workflow, ref,
                      event_payload.get("inputs") or ACT_EVENTS[request.event])
             seen = run_act(command, repo, folder / "act.log")
-            result.jobs = _jobs(workflow, seen, _left_out(repo, seen.outputs, workflow), None)
+            result.jobs = _jobs(workflow, seen, _left_out(repo, seen, workflow), None)
             result.commit = seen.outputs.get("commit", "")
             result.published, result.stored = sandbox_holdings(box)
         keep = any(j.status == FAILED for j in result.jobs)

@@ -54,8 +54,10 @@ def test_a_tag_push_of_the_c_extension_runs_every_linux_job_and_publishes_what_w
     # the matrix: this host's slice ran; the other runners' slices are listed with their command, never passed
     assert "cibuildwheel builder" in jobs["build (linux-x86_64)"]["note"]
     elsewhere = {name: job for name, job in jobs.items() if job["status"] == "not-rehearsable"}
-    assert set(elsewhere) == {"build (linux-aarch64)", "build (macos-x86_64)", "build (macos-arm64)",
-                              "build (windows-AMD64)"}
+    left_here = [name for name in elsewhere if name.startswith("build (wheels left out here")]
+    assert len(left_here) == 1 and "cp39-musllinux_x86_64" in elsewhere[left_here[0]]["note"]
+    assert set(elsewhere) - set(left_here) == {"build (linux-aarch64)", "build (macos-x86_64)", "build (macos-arm64)",
+                                               "build (windows-AMD64)"}
     assert elsewhere["build (macos-arm64)"]["runner"] == "macos-latest"
     assert "WHEELSHIP_SLICE=macos-arm64 wheelship build ." in elsewhere["build (macos-arm64)"]["note"]
     # a pre-release goes to TestPyPI: exactly the sdist and the Linux wheels, the same bytes as the store keeps
