@@ -63,6 +63,8 @@ class Plan:
     tagged: bool = True
     #: The commit the run builds (the tag's commit), where the plan could tell.
     commit: str = ""
+    #: The wheelship version that planned the run ("" before 0.1.0 recorded it).
+    written_by: str = ""
 
     def slice(self, name: str) -> Slice | None:
         return next((s for s in self.slices if s.name == name), None)

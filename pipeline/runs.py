@@ -148,10 +148,11 @@ class Runs:
             return from_json(data)
         except (TypeError, KeyError, ValueError, AttributeError) as exc:
             detail = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)
+            writer = data.get("written_by") if isinstance(data, dict) else None
             raise IntegrityError(
                 f"{key} in {self.store.url} is not a record this wheelship reads: {detail}",
-                hint=f"it was written by another version of wheelship (this is {__version__}) or changed by hand; "
-                     "plan a new run",
+                hint=(f"wheelship {writer} wrote it" if writer else "another version of wheelship wrote it, or a hand "
+                      "changed it") + f"; this is wheelship {__version__}: plan a new run",
             ) from None
 
     def all(self) -> list[RunState]:

@@ -287,6 +287,7 @@ def test_a_damaged_or_foreign_record_is_an_integrity_error_naming_the_file(cli, 
         ("publish.json", {"index": "x", "upload_url": "u", "dry_run": False, "files": {"a": "sent"},
                           "finished": "t", "host": "h"}, "'sent' is not a valid Outcome"),
         ("plan.json", [1, 2], "expected an object, found list"),
+        ("plan.json", {"written_by": "9.0", "run_id": "r1"}, "missing key"),
         ("records/s.json", {**record.to_json(), "colour": "blue"}, "unexpected keyword argument 'colour'"),
     ]
     for name, content, said in cases:
@@ -298,5 +299,7 @@ def test_a_damaged_or_foreign_record_is_an_integrity_error_naming_the_file(cli, 
         assert name in str(info.value) and said in str(info.value), str(info.value)
         result = cli("status", "recs", "1.0", "--store", f"file://{tmp_path / 'store'}")
         assert result.code == 6 and name in result.err and "Traceback" not in result.err, result.err
+        if isinstance(content, dict) and "written_by" in content:
+            assert "wheelship 9.0 wrote it; this is wheelship" in result.err
         path.unlink() if original is None else path.write_bytes(original)
     assert runs.read("r1").records["s"] == record

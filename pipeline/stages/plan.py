@@ -12,7 +12,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from pipeline import kind
+from pipeline import __version__, kind
 from pipeline.builders import run_before_sdist
 from pipeline.context import Context
 from pipeline.errors import NothingToDo, UsageError, VersionMismatch
@@ -97,6 +97,7 @@ class Plan:
             checks=dict(ctx.spec.checks),
             tagged=tagged,
             commit=checked_out_commit(project.root, request.tag if tagged else None),
+            written_by=__version__,
             slices=plan_slices(project, native, ctx.spec.slices, host_only=ctx.options.host_only,
                                local_builder=ctx.options.builder != "cibuildwheel", runners=ctx.spec.runners),
         )
