@@ -21,6 +21,7 @@ from pipeline import __version__, ui
 from pipeline.context import Context, Options
 from pipeline.errors import EXIT_CODES, NothingToDo, UsageError, WheelshipError
 from pipeline.redaction import redact
+from pipeline.rehearsal import EVENTS
 
 log = logging.getLogger("pipeline")
 
@@ -131,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("rehearse", help="run the project's release workflow here under act, against the sandbox",
                        epilog=EPILOG)
     p.add_argument("project_dir", type=Path, nargs="?", default=Path("."), metavar="PROJECT_DIR")
-    p.add_argument("--event", choices=("push", "release", "dispatch", "schedule", "branch"), default="push",
+    p.add_argument("--event", choices=EVENTS, default="push",
                    help="the GitHub event to rehearse: a tag push (default), a published release, a manual "
                         "dispatch, the nightly schedule, or a push to the current branch")
     p.add_argument("--tag", help="the tag (default: the tag at HEAD, else the newest one)")

@@ -35,9 +35,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EVENTS = ("push", "release", "dispatch", "schedule", "branch")
+#: The events a rehearsal takes, each with the GitHub event act is given.
 ACT_EVENTS = {"push": "push", "release": "release", "dispatch": "workflow_dispatch", "schedule": "schedule",
               "branch": "push"}
+EVENTS = tuple(ACT_EVENTS)
 PASSED, FAILED, SKIPPED, NOT_REHEARSABLE = "passed", "failed", "skipped", "not-rehearsable"
 #: Runner labels whose jobs run on this host: GitHub's Linux x86_64 images.
 LINUX_RUNNERS = ("ubuntu-latest", "ubuntu-24.04", "ubuntu-22.04")
@@ -159,31 +160,25 @@ def runs_on(workflow: dict[str, Any], event: str, ref: str) -> str | None:
     return None
 
 
-def _actions(workflow: dict[str, Any]) -> set[str]:
-    """Every action the workflow's steps use (owner/repo), refusing what has no stand-in."""
+def _pins(workflow: dict[str, Any]) -> dict[str, str]:
+    """Every pinned action the workflow's steps use (``owner/repo@ref`` -> ``owner/repo``),
+    refusing a reusable workflow and an action that has no stand-in."""
     from pipeline.standins import ACTIONS
 
-    used: set[str] = set()
-    unknown: set[str] = set()
+    pins: dict[str, str] = {}
     for job_id, job in workflow["jobs"].items():
         if "uses" in job:
             raise UsageError(f"job {job_id} calls the reusable workflow {job['uses']}, which the rehearsal cannot run",
                              hint="rehearse the workflow it calls with --workflow")
         for step in job.get("steps") or []:
             uses = str(step.get("uses") or "")
-            if not uses or uses.startswith(("./", "docker://")):
-                continue
-            action = "/".join(uses.split("@", 1)[0].split("/")[:2])
-            (used if action in ACTIONS else unknown).add(action)
+            if uses and not uses.startswith(("./", "docker://")):
+                pins[uses] = "/".join(uses.split("@", 1)[0].split("/")[:2])
+    unknown = sorted({action for action in pins.values() if action not in ACTIONS})
     if unknown:
-        raise UsageError(f"the workflow uses {', '.join(sorted(unknown))}, which the rehearsal has no stand-in for",
+        raise UsageError(f"the workflow uses {', '.join(unknown)}, which the rehearsal has no stand-in for",
                          hint="stand-ins exist for " + ", ".join(sorted(ACTIONS)))
-    return used
-
-
-def _pins(workflow: dict[str, Any]) -> set[str]:
-    return {str(step["uses"]) for job in workflow["jobs"].values() for step in job.get("steps") or []
-            if "@" in str(step.get("uses") or "") and not str(step["uses"]).startswith(("./", "docker://"))}
+    return pins
 
 
 def _static_runners(workflow: dict[str, Any]) -> dict[str, str]:
@@ -210,9 +205,9 @@ def default_tag(repo: Path) -> str | None:
 
 def payload(request: Request, repo: Path, workflow: dict[str, Any]) -> tuple[dict[str, Any], str]:
     """The event payload GitHub would send, and the ref the run starts on."""
-    branch = f"refs/heads/{_branch(repo)}"
-    head = git(repo, "rev-parse", "HEAD") or ""
-    repository = {"name": repo.name, "full_name": f"rehearsal/{repo.name}", "default_branch": _branch(repo)}
+    name = _branch(repo)
+    branch = f"refs/heads/{name}"
+    repository = {"name": repo.name, "full_name": f"rehearsal/{repo.name}", "default_branch": name}
     if request.event in ("push", "release"):
         tag = request.tag
         commit = git(repo, "rev-parse", "-q", "--verify", f"refs/tags/{tag}^{{commit}}")
@@ -243,8 +238,8 @@ def payload(request: Request, repo: Path, workflow: dict[str, Any]) -> tuple[dic
     if request.event == "schedule":
         crons = (_triggers(workflow).get("schedule") or [{}])
         return {"schedule": (crons[0] or {}).get("cron", ""), "repository": repository}, branch
-    return {"ref": branch, "before": "0" * 40, "after": head, "created": False, "deleted": False,
-            "repository": repository}, branch
+    return {"ref": branch, "before": "0" * 40, "after": git(repo, "rev-parse", "HEAD") or "", "created": False,
+            "deleted": False, "repository": repository}, branch
 
 
 def _listed(simple_url: str) -> list[dict[str, str]]:
@@ -293,7 +288,7 @@ def sandbox_holdings(box: Sandbox) -> tuple[list[dict[str, str]], list[dict[str,
 
 
 def act_command(act: str, request: Request, workflow_file: Path, payload_file: Path, folder: Path,
-                actions: dict[str, Path], pins: set[str], box: Sandbox, image: bool) -> list[str]:
+                actions: dict[str, Path], pins: dict[str, str], box: Sandbox, image: bool) -> list[str]:
     assert box.s3 is not None
     command = [act, ACT_EVENTS[request.event], "-W", str(workflow_file), "-e", str(payload_file), "--json",
                "--action-cache-path", str(folder / "act-cache"), "--no-cache-server", "--concurrent-jobs", "1",
@@ -304,9 +299,8 @@ def act_command(act: str, request: Request, workflow_file: Path, payload_file: P
         command += ["--env", f"CIBW_MANYLINUX_X86_64_IMAGE={LOCAL_IMAGE}"]
     for label in LINUX_RUNNERS:
         command += ["-P", f"{label}=-self-hosted"]
-    for pin in sorted(pins):
-        action, ref = pin.split("@", 1)
-        command += ["--local-repository", f"{'/'.join(action.split('/')[:2])}@{ref}={actions['/'.join(action.split('/')[:2])]}"]
+    for pin, action in sorted(pins.items()):
+        command += ["--local-repository", f"{action}@{pin.split('@', 1)[1]}={actions[action]}"]
     return command
 
 
@@ -401,7 +395,8 @@ def _left_out(repo: Path, seen: _Seen, workflow: dict[str, Any]) -> list[Job]:
         spec = load_spec(checkout)
         kinds = [k for k in slice_kinds(checkout) if not spec.slices or k.name in spec.slices]
     return left + [Job(name=f"build ({k.name})", status=NOT_REHEARSABLE, runner=spec.runners.get(k.name, k.runner),
-                       note=f"on {spec.runners.get(k.name, k.runner)}: WHEELSHIP_SLICE={k.name} {command}")
+                       note=f"on {spec.runners.get(k.name, k.runner)}{' under QEMU' if k.qemu else ''}: "
+                            f"WHEELSHIP_SLICE={k.name} {command}")
                    for k in kinds if k.name not in planned]
 
 
@@ -425,7 +420,7 @@ def _why_failed(lines: list[str]) -> str:
     return " / ".join((said or before)[-3:] or [step])[:500]
 
 
-def _jobs(workflow: dict[str, Any], seen: _Seen, left_out: list[Job], why_not: str | None) -> list[Job]:
+def _jobs(workflow: dict[str, Any], seen: _Seen, left_out: list[Job]) -> list[Job]:
     static = _static_runners(workflow)
     jobs: list[Job] = []
     for job_id in workflow["jobs"]:
@@ -441,7 +436,7 @@ def _jobs(workflow: dict[str, Any], seen: _Seen, left_out: list[Job], why_not: s
             jobs += left_out
         if not ran:
             jobs.append(Job(name=job_id, status=SKIPPED, runner=static.get(job_id, ""),
-                            note=why_not or "its `if:` or a job it needs did not let it run"))
+                            note="its `if:` or a job it needs did not let it run"))
     return jobs
 
 
@@ -462,7 +457,7 @@ def rehearse(project_dir: Path, request: Request, workflow_file: Path | None, js
     if top is None or Path(top).resolve() != repo:
         raise UsageError(f"{project_dir} is not the top folder of a git repository",
                          hint="the workflow checks out the repository; pass its top folder")
-    if request.event not in ("dispatch",) and (request.index or request.dry_run):
+    if request.event != "dispatch" and (request.index or request.dry_run):
         raise UsageError("--index and --dry-run are inputs of a manual dispatch", hint="add --event dispatch")
     workflow_file = (workflow_file or default_workflow(repo, request.event)).resolve()
     if not workflow_file.is_file():
@@ -480,7 +475,8 @@ def rehearse(project_dir: Path, request: Request, workflow_file: Path | None, js
         log.info("%s: %s", result.workflow, why_not)
         result.jobs = [Job(name=j, status=SKIPPED, note=why_not) for j in workflow["jobs"]]
         return _finish(result, json_path, None)
-    used = _actions(workflow)
+    pins = _pins(workflow)
+    used = set(pins.values())
     others = {j: r for j, r in _static_runners(workflow).items() if r not in LINUX_RUNNERS}
     if others:
         raise UsageError("the rehearsal runs Linux jobs on this machine; " + ", ".join(
@@ -494,12 +490,12 @@ def rehearse(project_dir: Path, request: Request, workflow_file: Path | None, js
             result.replaced = _replacements(used, box, image)
             for line in result.replaced:
                 log.info("rehearsal: %s", line)
-            command = act_command(act, request, workflow_file, folder / "event.json", folder, actions,
-                                  _pins(workflow), box, image)
+            command = act_command(act, request, workflow_file, folder / "event.json", folder, actions, pins, box,
+                                  image)
             log.info("running %s on %s under act (%s)", result.workflow, ref,
                      event_payload.get("inputs") or ACT_EVENTS[request.event])
             seen = run_act(command, repo, folder / "act.log")
-            result.jobs = _jobs(workflow, seen, _left_out(repo, seen, workflow), None)
+            result.jobs = _jobs(workflow, seen, _left_out(repo, seen, workflow))
             result.commit = seen.outputs.get("commit", "")
             result.published, result.stored = sandbox_holdings(box)
         keep = any(j.status == FAILED for j in result.jobs)

@@ -111,7 +111,10 @@ def checkout() -> str:
     target = _under_workspace(_input("path"))
     target.mkdir(parents=True, exist_ok=True)
     for child in target.iterdir():  # a fresh runner's workspace
-        shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
     _git(target, "clone", "-q", "--no-checkout", str(source), ".")
     branch = ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
     _git(target, "checkout", "-q", *(["-B", branch] if branch else ["--detach"]), commit)

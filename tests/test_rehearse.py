@@ -43,14 +43,22 @@ def _names(files: list[dict[str, str]]) -> set[str]:
     return {f["filename"] for f in files}
 
 
+def _passed(jobs: dict[str, dict[str, str]]) -> list[str]:
+    return [name for name, job in jobs.items() if job["status"] == "passed"]
+
+
+#: The pure example's release at v1.0.0, and the jobs its workflow runs, in order.
+PURE_FILES = {"wheelship_demo_pure-1.0.0.tar.gz", "wheelship_demo_pure-1.0.0-py3-none-any.whl"}
+PURE_JOBS = ["plan", "sdist", "build (pure)", "verify", "publish"]
+
+
 @pytest.mark.integration
 def test_a_tag_push_of_the_c_extension_runs_every_linux_job_and_publishes_what_was_rehearsed(cli, tmp_path):
     repo = _repository(tmp_path, "cext", "cext.toml", "v0.1.0rc1")
     result, data, jobs = _rehearse(cli, repo, tmp_path, "--event", "push")
     assert result.code == 0, result.err
     assert data["event"] == "push" and data["ref"] == "refs/tags/v0.1.0rc1"
-    assert [j for j in jobs if jobs[j]["status"] == "passed"] == [
-        "plan", "sdist", "build (linux-x86_64)", "verify", "publish"]
+    assert _passed(jobs) == ["plan", "sdist", "build (linux-x86_64)", "verify", "publish"]
     # the matrix: this host's slice ran; the other runners' slices are listed with their command, never passed
     assert "cibuildwheel builder" in jobs["build (linux-x86_64)"]["note"]
     elsewhere = {name: job for name, job in jobs.items() if job["status"] == "not-rehearsable"}
@@ -76,11 +84,9 @@ def test_a_published_release_releases_the_tag_to_pypi(cli, tmp_path):
     result, data, jobs = _rehearse(cli, repo, tmp_path, "--event", "release", "--tag", "v1.0.0")
     assert result.code == 0, result.err
     assert data["ref"] == "refs/tags/v1.0.0"
-    assert {n: j["status"] for n, j in jobs.items()} == {
-        "plan": "passed", "sdist": "passed", "build (pure)": "passed", "verify": "passed", "publish": "passed"}
-    expected = {"wheelship_demo_pure-1.0.0.tar.gz", "wheelship_demo_pure-1.0.0-py3-none-any.whl"}
-    assert _names(data["published"]) == expected and {f["index"] for f in data["published"]} == {"pypi"}
-    assert _names(data["stored"]) == expected
+    assert {n: j["status"] for n, j in jobs.items()} == dict.fromkeys(PURE_JOBS, "passed")
+    assert _names(data["published"]) == PURE_FILES and {f["index"] for f in data["published"]} == {"pypi"}
+    assert _names(data["stored"]) == PURE_FILES
 
 
 @pytest.mark.integration
@@ -100,10 +106,9 @@ def test_a_dispatch_dry_run_at_a_tag_builds_and_stores_but_uploads_nothing(cli, 
                                    "--index", "testpypi", "--dry-run")
     assert result.code == 0, result.err
     assert data["ref"] == "refs/heads/main"  # a dispatch starts on the branch; the checkout takes the tag
-    assert [n for n, j in jobs.items() if j["status"] == "passed"] == ["plan", "sdist", "build (pure)", "verify",
-                                                                     "publish"]
+    assert _passed(jobs) == PURE_JOBS
     assert data["published"] == []
-    assert _names(data["stored"]) == {"wheelship_demo_pure-1.0.0.tar.gz", "wheelship_demo_pure-1.0.0-py3-none-any.whl"}
+    assert _names(data["stored"]) == PURE_FILES
 
 
 @pytest.mark.integration
@@ -112,10 +117,9 @@ def test_the_nightly_schedule_rehearses_the_declared_version_and_uploads_nothing
     result, data, jobs = _rehearse(cli, repo, tmp_path, "--event", "schedule")
     assert result.code == 0, result.err
     assert data["workflow"] == ".github/workflows/wheelship-dry-run.yml"
-    assert [n for n, j in jobs.items() if j["status"] == "passed"] == ["plan", "sdist", "build (pure)", "verify",
-                                                                     "publish"]
+    assert _passed(jobs) == PURE_JOBS
     assert data["published"] == []
-    assert _names(data["stored"]) == {"wheelship_demo_pure-1.0.0.tar.gz", "wheelship_demo_pure-1.0.0-py3-none-any.whl"}
+    assert _names(data["stored"]) == PURE_FILES
 
 
 @pytest.mark.integration
@@ -139,9 +143,8 @@ def test_with_main_past_the_tag_a_dispatch_at_the_tag_publishes_the_tags_files(c
     _git(repo, "commit", "-q", "-am", "work after the release")
     result, data, jobs = _rehearse(cli, repo, tmp_path, "--event", "dispatch", "--tag", "v1.0.0")
     assert result.code == 0, result.err
-    assert jobs["publish"]["status"] == "passed"
-    expected = {"wheelship_demo_pure-1.0.0.tar.gz", "wheelship_demo_pure-1.0.0-py3-none-any.whl"}
-    assert _names(data["published"]) == expected  # a final: PyPI
+    assert _passed(jobs) == PURE_JOBS
+    assert _names(data["published"]) == PURE_FILES  # a final: PyPI
     assert {f["index"] for f in data["published"]} == {"pypi"}
     # built from the tag's commit, not main's (whose version is 1.1.0.dev0)
     assert data["commit"] == _git(repo, "rev-parse", "v1.0.0^{commit}") != _git(repo, "rev-parse", "HEAD")
