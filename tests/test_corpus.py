@@ -130,17 +130,29 @@ def test_a_system_library_loaded_by_name_is_not_a_missing_library(cli, tmp_path)
 RELEASES = entries("releases.json")
 
 
+def _tagged_checkout(entry: dict[str, object], tmp_path: Path, tag: str, *, workflows: bool = False) -> Path:
+    """A release's sdist as the git repository it came from, tagged: a release starts from a
+    checkout at its tag (meson's sdist needs one; VCS versions read it). With `workflows`,
+    after `wheelship init`, as a maintainer adopting wheelship has it."""
+    archives.extract(fetch(entry), tmp_path / "src")
+    (project,) = (tmp_path / "src").iterdir()
+    git = ["git", "-c", "user.name=corpus", "-c", "user.email=corpus@invalid", "-c", "init.defaultBranch=main"]
+    subprocess.run([*git, "init", "-q"], cwd=project, check=True, capture_output=True)
+    if workflows:
+        from pipeline.workflows import init
+
+        init(project)
+    for step in (["add", "-A"], ["commit", "-q", "-m", "release"], ["tag", tag]):
+        subprocess.run([*git, *step], cwd=project, check=True, capture_output=True)
+    return project
+
+
 # Backends warn (deprecated license classifiers, tests_require): no user runs wheelship with
 # warnings as errors, so this test does not either.
 @pytest.mark.filterwarnings("default")
 @pytest.mark.parametrize("entry", RELEASES, ids=[str(e["project"]) for e in RELEASES])
 def test_a_real_project_releases_from_its_sdist(cli, sandbox_env, tmp_path, entry):
-    archives.extract(fetch(entry), tmp_path / "src")
-    (project,) = (tmp_path / "src").iterdir()
-    # A release starts from a checkout at its tag (meson's sdist needs one; VCS versions read it).
-    git = ["git", "-c", "user.name=corpus", "-c", "user.email=corpus@invalid", "-c", "init.defaultBranch=main"]
-    for step in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "release"], ["tag", f"v{entry['version']}"]):
-        subprocess.run([*git, *step], cwd=project, check=True, capture_output=True)
+    project = _tagged_checkout(entry, tmp_path, f"v{entry['version']}")
     report = tmp_path / "report.json"
     result = cli("release", project, "--tag", f"v{entry['version']}", "--dry-run",
                  "--store", f"file://{tmp_path / 'store'}", "--json", report)
@@ -175,3 +187,30 @@ def test_a_real_cibuildwheel_configuration_plans_exactly_its_arches(tmp_path, pr
     kinds = {k.name: k for k in slice_kinds(root)}
     assert set(kinds) == expected
     assert {name for name, k in kinds.items() if k.qemu} == emulated
+
+
+# --- a real project's own release workflow, rehearsed ------------------------------------
+
+
+def test_markupsafes_release_workflow_rehearses_its_linux_jobs_and_lists_the_rest(cli, tmp_path):
+    """markupsafe 3.0.4 from its sdist, after `wheelship init`, tagged as its maintainers tag
+    (3.0.4): a tag push under act, against the sandbox."""
+    entry = next(e for e in RELEASES if e["project"] == "markupsafe")
+    project = _tagged_checkout(entry, tmp_path, str(entry["version"]), workflows=True)
+    report = tmp_path / "rehearsal.json"
+    result = cli("rehearse", project, "--event", "push", "--json", report)
+    assert result.code == 0, result.err[-4000:]
+    data = json.loads(report.read_text())
+    jobs = {job["name"]: job for job in data["jobs"]}
+    assert [n for n, j in jobs.items() if j["status"] == "passed"] == [
+        "plan", "sdist", "build (linux-x86_64)", "verify", "publish"]
+    elsewhere = {n: j["note"] for n, j in jobs.items() if j["status"] == "not-rehearsable"}
+    # every other arch its cibuildwheel configuration declares, the emulated ones said to need QEMU
+    assert {f"build ({s})" for s in ("linux-aarch64", "linux-armv7l", "linux-ppc64le", "linux-riscv64",
+                                     "macos-x86_64", "macos-arm64", "windows-AMD64", "windows-ARM64",
+                                     "windows-x86")} <= set(elsewhere)
+    assert "under QEMU" in elsewhere["build (linux-riscv64)"] and "under QEMU" not in elsewhere["build (macos-arm64)"]
+    published = {f["filename"]: f["sha256"] for f in data["published"] if f["index"] == "pypi"}  # a final
+    assert f"markupsafe-{entry['version']}.tar.gz" in published
+    assert len([n for n in published if n.endswith(".whl")]) >= 5
+    assert {f["filename"]: f["sha256"] for f in data["stored"]} == published
