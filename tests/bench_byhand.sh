@@ -16,7 +16,7 @@ if [ "$native" = 1 ]; then
     "$tmp/build-env/bin/python" -m build --wheel --outdir "$tmp/raw" "$project"
     rm -rf "$tmp/build-env"
   done
-  glibc=$(ldd --version | head -1 | grep -oE '[0-9]+\.[0-9]+$' | tr . _)
+  glibc=$(getconf GNU_LIBC_VERSION | grep -oE '[0-9]+\.[0-9]+$' | tr . _)
   auditwheel repair --plat "manylinux_${glibc}_$(uname -m)" -w "$dist" "$tmp"/raw/*.whl
 else
   python -m build --wheel --outdir "$dist" "$project"

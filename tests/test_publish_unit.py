@@ -29,6 +29,9 @@ class FakeIndex:
         self.fail_uploads: list[BaseException] = []
         self.store_then_fail = False
         self.listing_fails_after = -1  # answer this many listings, then 503 for ever
+        self.listings = 0
+        self.downloads: list[str] = []
+        self.blobs: dict[str, bytes] = {}
 
     def project_url(self, project: str) -> str:
         return f"http://fake/simple/{project}/"
@@ -37,6 +40,7 @@ class FakeIndex:
         if self.listing_fails_after == 0:
             raise Transient("listing pkg at http://fake/simple/pkg/: 503 Service Unavailable")
         self.listing_fails_after -= 1
+        self.listings += 1
         return {n: Listed(n, f"http://fake/{n}", sha, when) for n, (sha, when) in self.files.items()}
 
     def upload(self, path: Path) -> None:
@@ -50,14 +54,16 @@ class FakeIndex:
         if self.fail_uploads:
             raise self.fail_uploads.pop(0)
         self.files[path.name] = (hashlib.sha256(path.read_bytes()).hexdigest(), None)
+        self.blobs[path.name] = path.read_bytes()
 
     def download(self, url: str) -> bytes:
-        raise AssertionError("not needed")
+        self.downloads.append(url)
+        return self.blobs[url.rsplit("/", 1)[-1]]
 
 
-def _publisher(index: FakeIndex, dry_run: bool = False) -> Publisher:
-    return Publisher(index, "pkg", PublishPolicy(attempts=5, max_wait=0.01), dry_run=dry_run,  # type: ignore[arg-type]
-                     sleep=lambda s: None)
+def _publisher(index: FakeIndex, dry_run: bool = False, download_back: bool = False) -> Publisher:
+    return Publisher(index, "pkg", PublishPolicy(attempts=5, max_wait=0.01, download_back=download_back),  # type: ignore[arg-type]
+                     dry_run=dry_run, sleep=lambda s: None)
 
 
 @pytest.fixture
@@ -72,6 +78,27 @@ def test_wheels_go_up_before_the_sdist(release):
     outcomes = _publisher(index).publish(list(reversed(artifacts)), files)
     assert set(outcomes.values()) == {UPLOADED}
     assert index.uploads[-1].endswith(".tar.gz") and all(u.endswith(".whl") for u in index.uploads[:-1])
+
+
+def test_a_publish_lists_before_and_after_uploads_each_file_once_and_downloads_nothing(release):
+    artifacts, files = release
+    index = FakeIndex()
+    publisher = _publisher(index)
+    publisher.confirm(artifacts, publisher.publish(artifacts, files))
+    assert (index.listings, sorted(index.uploads), index.downloads) == (2, sorted(files), [])
+
+    preflight = FakeIndex()  # a listing taken moments before stands for the lookup
+    publisher = _publisher(preflight)
+    publisher.confirm(artifacts, publisher.publish(artifacts, files, known=preflight.listing("pkg")))
+    assert (preflight.listings, len(preflight.uploads), preflight.downloads) == (2, len(files), [])
+
+
+def test_download_back_is_an_opt_in_that_fetches_each_uploaded_file_once(release):
+    artifacts, files = release
+    index = FakeIndex()
+    publisher = _publisher(index, download_back=True)
+    publisher.confirm(artifacts, publisher.publish(artifacts, files))
+    assert sorted(u.rsplit("/", 1)[-1] for u in index.downloads) == sorted(files)
 
 
 def test_an_upload_stored_while_the_client_saw_an_error_is_not_sent_again(release):

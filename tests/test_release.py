@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BUILDSPECS, UV, copy_project, index_files
+from tests.conftest import BUILDSPECS, UV, copy_project, index_files, index_requests
 
 pytestmark = pytest.mark.integration
 
@@ -81,9 +81,13 @@ def test_dry_run_uploads_nothing_then_publish_uploads_the_verified_bytes(cli, sa
 
     shutil.rmtree(project)
     published = tmp_path / "published.json"
+    log_size = sandbox_env.testpypi.log_file.stat().st_size
     result = cli("publish", "wheelship-demo-pure", "2.0.0rc1", "--from-store", "--store", file_store,
                  "--include-dry-runs", "--json", published)
     assert result.code == 0, result.err
+    # the lookup (preflight's listing), one upload per file, the listing afterwards; nothing downloaded back
+    assert index_requests(sandbox_env, "testpypi", log_size) == [
+        "GET /simple/wheelship-demo-pure/", "POST /", "POST /", "GET /simple/wheelship-demo-pure/"]
     assert "build" not in [line.strip("─ ") for line in result.err.splitlines()]
     after = json.loads(published.read_text())
     assert after["run_id"] == facts["run_id"]
