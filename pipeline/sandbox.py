@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -126,6 +127,13 @@ class PyPIServer:
     def clear(self) -> None:
         for path in self.packages.iterdir():
             path.unlink()
+
+    def requests_since(self, offset: int) -> list[str]:
+        """The requests answered after the access log held `offset` bytes, as
+        "GET /simple/x/", "POST /", ... (`log_file.stat().st_size` gives an offset)."""
+        with self.log_file.open("rb") as fh:
+            fh.seek(offset)
+            return [m.decode() for m in re.findall(rb'\] "((?:GET|POST|HEAD|PUT) \S+)', fh.read())]
 
     def stop(self) -> None:
         if self.process is not None:

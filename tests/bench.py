@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import shutil
 import statistics
 import subprocess
@@ -221,11 +220,8 @@ def _measure_publish(fn: Callable[[], None], server) -> tuple[float, int, float 
     fn()
     seconds = time.perf_counter() - start
     cpu_end = _cpu_seconds(server.process.pid)
-    with server.log_file.open("rb") as fh:
-        fh.seek(log_start)
-        requests = len(re.findall(rb'\] "(?:GET|POST|HEAD) ', fh.read()))
     cpu = cpu_end - cpu_start if cpu_start is not None and cpu_end is not None else None
-    return seconds, requests, cpu
+    return seconds, len(server.requests_since(log_start)), cpu
 
 
 def _cpu_seconds(pid: int) -> float | None:

@@ -112,13 +112,6 @@ def run_subprocess(*args: str | Path, env: dict[str, str] | None = None, cwd: Pa
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
-def index_requests(box: Sandbox, index: str, since: int) -> list[str]:
-    """The requests an index answered after its access log had `since` bytes: "GET /simple/x/", ..."""
-    with box.index(index).log_file.open("rb") as fh:
-        fh.seek(since)
-        return [m.decode() for m in re.findall(rb'\] "((?:GET|POST|HEAD|PUT) \S+)', fh.read())]
-
-
 def index_files(box: Sandbox, index: str) -> dict[str, str]:
     """The files an index holds, by name, with their SHA-256 as the index lists them."""
     import requests

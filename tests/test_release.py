@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BUILDSPECS, UV, copy_project, index_files, index_requests
+from tests.conftest import BUILDSPECS, UV, copy_project, index_files
 
 pytestmark = pytest.mark.integration
 
@@ -86,7 +86,7 @@ def test_dry_run_uploads_nothing_then_publish_uploads_the_verified_bytes(cli, sa
                  "--include-dry-runs", "--json", published)
     assert result.code == 0, result.err
     # the lookup (preflight's listing), one upload per file, the listing afterwards; nothing downloaded back
-    assert index_requests(sandbox_env, "testpypi", log_size) == [
+    assert sandbox_env.testpypi.requests_since(log_size) == [
         "GET /simple/wheelship-demo-pure/", "POST /", "POST /", "GET /simple/wheelship-demo-pure/"]
     assert "build" not in [line.strip("─ ") for line in result.err.splitlines()]
     after = json.loads(published.read_text())
