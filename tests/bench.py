@@ -189,6 +189,7 @@ def _publish_shape(shape: str, where: str, projects: dict[str, list], folder: Pa
 
         return go
 
+    # twine 7 refuses --skip-existing for an index other than PyPI's, so it has no present-files row
     contenders = [(f"wheelship, {shape} new files{where}", wheelship, True),
                   (f"twine upload, {shape} new files{where}", twine, True),
                   (f"uv publish, {shape} new files{where}", uv_publish(False), True),
