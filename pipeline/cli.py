@@ -154,7 +154,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _options(args: argparse.Namespace) -> Options:
-
     fields = Options.__dataclass_fields__
     return Options(**{k: v for k, v in vars(args).items() if k in fields and v is not None})
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html.parser
 import logging
+import re
 import threading
 import urllib.parse
 from dataclasses import dataclass
@@ -89,6 +90,21 @@ def parse_listing(body: str, content_type: str, base: str) -> dict[str, Listed]:
         fragment = dict(urllib.parse.parse_qsl(parsed.fragment))
         name = text or urllib.parse.unquote(parsed.path.rsplit("/", 1)[-1])
         files[name] = Listed(name, url.split("#")[0], fragment.get("sha256"))
+    return files
+
+
+def every_file(simple_url: str, timeout: float = 30) -> dict[str, Listed]:
+    """Every file a whole index lists, by name: its projects from the simple API's root
+    page, then each project's page (the sandbox's holdings, for rehearsals and tests)."""
+    root = requests.get(simple_url, timeout=timeout)
+    root.raise_for_status()
+    files: dict[str, Listed] = {}
+    for project in sorted(set(re.findall(r'href="(?:[^"]*/)?([^/"]+)/?"', root.text))):
+        page = requests.get(f"{simple_url}{project}/", headers={"Accept": ACCEPT}, timeout=timeout)
+        if page.status_code == 404:
+            continue
+        page.raise_for_status()
+        files.update(parse_listing(page.text, page.headers.get("Content-Type", ""), page.url))
     return files
 
 
@@ -209,8 +225,6 @@ class FileExists(Exception):
 def _index_message(response: requests.Response) -> str:
     text = response.text.strip()
     if "html" in response.headers.get("Content-Type", ""):
-        import re
-
         text = re.sub(r"<[^>]+>", " ", text)
     text = " ".join(text.split())
     return (text[:300] or response.reason or "no message").strip()

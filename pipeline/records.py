@@ -147,7 +147,6 @@ class BuildRecord:
         return cls(**{**data, "artifacts": tuple(Artifact.from_json(a) for a in data["artifacts"])})
 
 
-
 @dataclass(frozen=True, kw_only=True)
 class FileVerification:
     """What verify found of one file: its identity, its test, its findings."""

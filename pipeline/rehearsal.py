@@ -242,31 +242,14 @@ def payload(request: Request, repo: Path, workflow: dict[str, Any]) -> tuple[dic
             "deleted": False, "repository": repository}, branch
 
 
-def _listed(simple_url: str) -> list[dict[str, str]]:
-    """Every file an index lists, each with the SHA-256 the index states for it."""
-    import requests
-
-    from pipeline.index import ACCEPT, parse_listing
-
-    root = requests.get(simple_url, timeout=30)
-    root.raise_for_status()
-    projects = sorted(set(re.findall(r'href="(?:[^"]*/)?([^/"]+)/?"', root.text)))
-    files = []
-    for project in projects:
-        page = requests.get(f"{simple_url}{project}/", headers={"Accept": ACCEPT}, timeout=30)
-        if page.status_code == 404:
-            continue
-        page.raise_for_status()
-        listing = parse_listing(page.text, page.headers.get("Content-Type", ""), page.url)
-        files += [{"filename": name, "sha256": entry.sha256 or ""} for name, entry in sorted(listing.items())]
-    return files
-
-
 def sandbox_holdings(box: Sandbox) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     """What the sandbox's indexes list (read from their simple API) and what its store
     keeps (read back from S3), each file with its SHA-256."""
-    published = [{**entry, "index": name} for name in ("testpypi", "pypi")
-                 for entry in _listed(box.index(name).url + "simple/")]
+    from pipeline.index import every_file
+
+    published = [{"filename": filename, "sha256": listed.sha256 or "", "index": name}
+                 for name in ("testpypi", "pypi")
+                 for filename, listed in sorted(every_file(box.index(name).url + "simple/").items())]
     stored: list[dict[str, str]] = []
     if box.s3 is not None:
         import boto3

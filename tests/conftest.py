@@ -114,16 +114,11 @@ def run_subprocess(*args: str | Path, env: dict[str, str] | None = None, cwd: Pa
 
 def index_files(box: Sandbox, index: str) -> dict[str, str]:
     """The files an index holds, by name, with their SHA-256 as the index lists them."""
-    import requests
+    from pipeline.index import every_file
 
     server = box.index(index)
     names = {p.name for p in server.packages.iterdir()}
-    listed: dict[str, str] = {}
-    projects = requests.get(server.url + "simple/", timeout=10).text
-    for project in re.findall(r'href="[^"]*?/?simple/([^/"]+)/?"', projects) or re.findall(r'href="([^"/]+)/?"', projects):
-        page = requests.get(f"{server.url}simple/{project}/", timeout=10).text
-        for href, name in re.findall(r'href="([^"]+)"[^>]*>([^<]+)<', page):
-            listed[name] = href.split("#sha256=")[-1]
+    listed = {name: f.sha256 or "" for name, f in every_file(server.url + "simple/", timeout=10).items()}
     assert set(listed) == names, f"index lists {sorted(listed)} but holds {sorted(names)}"
     return listed
 

@@ -52,6 +52,14 @@ PURE_FILES = {"wheelship_demo_pure-1.0.0.tar.gz", "wheelship_demo_pure-1.0.0-py3
 PURE_JOBS = ["plan", "sdist", "build (pure)", "verify", "publish"]
 
 
+def _assert_rehearsed_without_upload(result, data, jobs) -> None:  # type: ignore[no-untyped-def]
+    """Every job of the pure release passed, its files are stored, and no index got any."""
+    assert result.code == 0, result.err
+    assert _passed(jobs) == PURE_JOBS
+    assert data["published"] == []
+    assert _names(data["stored"]) == PURE_FILES
+
+
 @pytest.mark.integration
 def test_a_tag_push_of_the_c_extension_runs_every_linux_job_and_publishes_what_was_rehearsed(cli, tmp_path):
     repo = _repository(tmp_path, "cext", "cext.toml", "v0.1.0rc1")
@@ -104,22 +112,16 @@ def test_a_dispatch_dry_run_at_a_tag_builds_and_stores_but_uploads_nothing(cli, 
     repo = _repository(tmp_path, "purepkg", "purepkg.toml", "v1.0.0")
     result, data, jobs = _rehearse(cli, repo, tmp_path, "--event", "dispatch", "--tag", "v1.0.0",
                                    "--index", "testpypi", "--dry-run")
-    assert result.code == 0, result.err
+    _assert_rehearsed_without_upload(result, data, jobs)
     assert data["ref"] == "refs/heads/main"  # a dispatch starts on the branch; the checkout takes the tag
-    assert _passed(jobs) == PURE_JOBS
-    assert data["published"] == []
-    assert _names(data["stored"]) == PURE_FILES
 
 
 @pytest.mark.integration
 def test_the_nightly_schedule_rehearses_the_declared_version_and_uploads_nothing(cli, tmp_path):
     repo = _repository(tmp_path, "purepkg", "purepkg.toml", "v1.0.0")
     result, data, jobs = _rehearse(cli, repo, tmp_path, "--event", "schedule")
-    assert result.code == 0, result.err
+    _assert_rehearsed_without_upload(result, data, jobs)
     assert data["workflow"] == ".github/workflows/wheelship-dry-run.yml"
-    assert _passed(jobs) == PURE_JOBS
-    assert data["published"] == []
-    assert _names(data["stored"]) == PURE_FILES
 
 
 @pytest.mark.integration

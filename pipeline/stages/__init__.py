@@ -64,6 +64,7 @@ PUBLISH: Sequence[Stage] = (      # the publish job, or the manual fallback
     report.Report(),
 )
 
+
 def run_stages(stages: Sequence[Stage], ctx: Context) -> None:
     for stage in stages:
         # A command that finished early (a release found on the index) still reports.

@@ -28,10 +28,9 @@ class Load:
 
     def run(self, ctx: Context) -> None:
         runs = ctx.runs
-        publishing = self.for_publish
         state = runs.read(ctx.options.run_id) if ctx.options.run_id else \
-            runs.newest(release=publishing, dry_runs=ctx.options.include_dry_runs)
-        if publishing and not state.plan.tagged and not ctx.options.dry_run:
+            runs.newest(release=self.for_publish, dry_runs=ctx.options.include_dry_runs)
+        if self.for_publish and not state.plan.tagged and not ctx.options.dry_run:
             raise UsageError(
                 f"run {state.run_id} is a {state.plan.trigger} dry run of the branch head ({state.plan.created}), "
                 "not a tagged release: it is never published",
@@ -42,7 +41,7 @@ class Load:
                  state.plan.project, state.plan.version, state.plan.created,
                  len(state.plan.slices) - len(state.missing_slices), len(state.plan.slices))
         plan = state.plan
-        if publishing:  # a dry-run's run may be published for real later
+        if self.for_publish:  # a dry-run's run may be published for real later
             plan = replace(plan, dry_run=ctx.options.dry_run)
         if ctx.options.index:
             plan = replace(plan, index=routed_index(ctx, ctx.options.index, False))
