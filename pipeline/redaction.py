@@ -26,6 +26,15 @@ def register_secret(value: str, username: str | None = None) -> None:
         _secrets.update(forms)
 
 
+def is_secret(value: str) -> bool:
+    """Whether `value` is (or holds) a secret wheelship has registered."""
+    if len(value) < 4:
+        return False
+    with _lock:
+        known = list(_secrets)
+    return any(secret in value for secret in known)
+
+
 def redact(text: str) -> str:
     """`text` with every registered secret replaced by ``***``."""
     with _lock:
