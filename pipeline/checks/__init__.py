@@ -65,6 +65,10 @@ CHECKS: dict[str, Check] = {
     )
 }
 BY_NAME = {c.name: c for c in CHECKS.values()}
+#: The checks that keep a release the project's own: a file is one the plan names, its
+#: metadata can be read, and its name and version are the release's. No `[checks]` table
+#: (the buildspec's, or one a stored plan carries) can lower them.
+PROTECTED = frozenset({"WS002", "WS102", "WS103", "WS106"})
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,8 @@ class Findings:
     items: list[Finding] = field(default_factory=list)
 
     def severity(self, check: Check) -> str:
+        if check.code in PROTECTED:  # a buildspec, or a stored plan, never lowers these
+            return check.severity
         return self.overrides.get(check.code, self.overrides.get(check.name, check.severity))
 
     def add(self, code: str, file: str, message: str) -> None:
