@@ -91,7 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--run-id", default=_env("WHEELSHIP_RUN_ID"),
                            help="the run (default: $WHEELSHIP_RUN_ID, else the newest tagged release)")
         if name == "publish":
-            p.add_argument("--index", help="publish to this index instead of the planned one")
+            p.add_argument("--index", default=_env("WHEELSHIP_INDEX"),
+                           help="publish to this index (default: $WHEELSHIP_INDEX, else the index the configuration "
+                                "in force routes the version to; a stored plan never chooses)")
             p.add_argument("--dry-run", action="store_true", default=_env("WHEELSHIP_DRY_RUN") == "true",
                            help="do everything but upload (default: $WHEELSHIP_DRY_RUN is true)")
             p.add_argument("--from-store", action="store_true",
@@ -111,12 +113,21 @@ def build_parser() -> argparse.ArgumentParser:
                            help="the project folder, for a test command that uses {project}")
         _common(p, json_out=name not in ("fetch", "copy"))
 
-    p = sub.add_parser("check", help="run the file-level checks on distributions you already have", epilog=EPILOG)
+    p = sub.add_parser("check", help="run the file-level checks on distributions you already have", epilog=EPILOG,
+                       description="Read wheels and sdists and check them. Reading runs nothing from the files, and "
+                                   "each archive is read within the buildspec's [limits]; only --build-sdist runs "
+                                   "code from them.")
     p.add_argument("dists", nargs="+", type=Path, metavar="DIST", help="wheels and sdists")
-    p.add_argument("--spec", type=Path, help="a buildspec whose [checks] table changes severities")
+    p.add_argument("--spec", type=Path,
+                   help="a buildspec whose [checks] table changes severities and [limits] table the archive limits")
     p.add_argument("--import-names", default="", help="comma-separated declared top-level packages")
-    p.add_argument("--no-build", action="store_true",
-                   help="skip WS502, which builds a wheel from the sdist to compare with the one shipped")
+    build = p.add_mutually_exclusive_group()
+    build.add_argument("--build-sdist", action="store_true",
+                       help="also build a wheel from the sdist and compare it with the one shipped (WS502); this "
+                            "runs the sdist's build backend, with your environment less every credential (no "
+                            "TWINE_*, *_TOKEN, AWS or index variables), its output read as UTF-8")
+    build.add_argument("--no-build", action="store_true",
+                       help="the default, said explicitly: build nothing, run nothing from the files")
     p.add_argument("--json", dest="json_path", type=Path, metavar="FILE", help="write the findings as JSON")
     p.add_argument("-v", "--verbose", action="store_true")
     p.add_argument("-q", "--quiet", action="store_true")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import secrets
 import shutil
 import tempfile
@@ -22,9 +23,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
-from pipeline import __version__, ui
-from pipeline.errors import IntegrityError, ObjectMissing, StoreError
+from pipeline import __version__, ui, validation
+from pipeline.errors import IntegrityError, ObjectMissing, StoreError, UsageError
 from pipeline.records import Artifact, BuildRecord, Plan, PublishRecord, VerifyRecord, sha256_of
 from pipeline.stores import Store
 
@@ -86,6 +88,12 @@ class Runs:
         self.store = store
         self.project = canonicalize_name(project)
         self.version = version
+        if not self.project or not re.fullmatch(r"[a-z0-9][a-z0-9-]*", self.project):
+            raise UsageError(f"{project!r} is not a project name", hint="pass the project's name, such as my-project")
+        try:
+            Version(version)
+        except InvalidVersion:
+            raise UsageError(f"{version!r} is not a version", hint="pass a PEP 440 version, such as 1.4.0") from None
         self.prefix = f"{self.project}/{version}/"
 
     def key(self, run_id: str, *parts: str) -> str:
@@ -114,9 +122,16 @@ class Runs:
 
     def run_ids(self) -> list[str]:
         keys = self.store.list(self.prefix)
-        return sorted({k[len(self.prefix) :].split("/")[0] for k in keys if k.endswith("/plan.json")})
+        found = sorted({k[len(self.prefix) :].split("/")[0] for k in keys if k.endswith("/plan.json")})
+        for run_id in found:
+            validation.token(run_id, validation.RUN_ID, what="run id", where=f"{self.store.url} {self.prefix}")
+        return found
 
     def read(self, run_id: str) -> RunState:
+        """A run and every record of it, each name checked before anything acts on it
+        (pipeline.validation): a tampered record is an `IntegrityError`, never a path."""
+        if not validation.RUN_ID.fullmatch(run_id):
+            raise UsageError(f"{run_id!r} is not a run id", hint="`wheelship status NAME VERSION` lists the runs")
         plan = self._get(self.key(run_id, "plan.json"))
         if plan is None:
             known = ", ".join(self.run_ids()) or "none"
@@ -127,14 +142,20 @@ class Runs:
         loaded = self._load(Plan.from_json, plan, self.key(run_id, "plan.json"))
         assert loaded is not None
         state = RunState(plan=loaded)
-        for key in self.store.list(self.key(run_id, "records") + "/"):
+        folder = self.key(run_id, "records") + "/"
+        for key in self.store.list(folder):
             record = self._load(BuildRecord.from_json, self._get(key), key)
             if record is None:
                 raise IntegrityError(f"{key} in {self.store.url} was listed but cannot be read")
+            if key[len(folder):] != f"{record.slice}.json" or record.slice in state.records:
+                raise IntegrityError(f"{key} in {self.store.url} holds the record of slice {record.slice!r}",
+                                     hint=validation.HINT)
             state.records[record.slice] = record
         verify, publish = self.key(run_id, "verify.json"), self.key(run_id, "publish.json")
         state.verify = self._load(VerifyRecord.from_json, self._get(verify), verify)
         state.publish = self._load(PublishRecord.from_json, self._get(publish), publish)
+        validation.check_run(state, project=self.project, version=self.version, run_id=run_id,
+                             where=f"{self.store.url}/{self.prefix}{run_id}")
         return state
 
     def _load(self, from_json: Callable[[dict[str, Any]], T], data: Any, key: str) -> T | None:
@@ -224,7 +245,7 @@ class Runs:
             # Only when every file is verified does any of them take its final name.
             paths = []
             for artifact, path in zip(chosen, staged, strict=True):
-                final = dest / artifact.name
+                final = validation.inside(dest, artifact.name)
                 if path != final:
                     os.replace(path, final)
                 paths.append(final)
@@ -233,10 +254,10 @@ class Runs:
         return {a.name: p for a, p in zip(chosen, paths, strict=True)}
 
     def _fetch_one(self, run_id: str, artifact: Artifact, dest: Path, staging: Path) -> Path:
-        final = dest / artifact.name
-        if final.is_file() and sha256_of(final) == artifact.sha256:
+        final = validation.inside(dest, artifact.name)
+        if final.is_file() and not final.is_symlink() and sha256_of(final) == artifact.sha256:
             return final
-        tmp = staging / artifact.name
+        tmp = validation.inside(staging, artifact.name)
         try:
             self.store.get_file(self.key(run_id, "files", artifact.name), tmp)
         except ObjectMissing:

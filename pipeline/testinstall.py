@@ -26,6 +26,7 @@ from packaging.utils import parse_wheel_filename
 from packaging.version import Version
 
 from pipeline import interpreters
+from pipeline.cleanenv import without_credentials
 from pipeline.interpreters import Interpreter
 from pipeline.records import TestResult
 from pipeline.ui import host_description
@@ -111,7 +112,10 @@ def interpreter_for(wheel_name: str, requires_python: str | None) -> Interpreter
 
 def _run(command: list[str], *, cwd: Path | str | None = None, env: dict[str, str] | None = None,
          timeout: float | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout)
+    """Run a step of a test-install: the wheel's code, its requirements' and the test
+    command's, never with a credential in reach (pipeline.cleanenv)."""
+    return subprocess.run(command, capture_output=True, text=True, encoding="utf-8", errors="replace", cwd=cwd,
+                          env=without_credentials() if env is None else env, timeout=timeout)
 
 
 def _make_env(interp: Interpreter, home: Path, wheel: Path) -> str | None:
@@ -187,7 +191,7 @@ def _test_command(command: str, home: Path, cwd: Path, wheel: Path, project_dir:
         return [("WS305", "the test command uses {project}, but no project folder is at hand; "
                  "pass the project with --project")]
     text = command.replace("{project}", str(project_dir or "")).replace("{wheel}", str(wheel))
-    env = {**os.environ, "VIRTUAL_ENV": str(home),
+    env = {**without_credentials(), "VIRTUAL_ENV": str(home),
            "PATH": os.pathsep.join([str(home / "bin"), os.environ.get("PATH", "")])}
     env.pop("PYTHONPATH", None)
     shell = shutil.which("bash") or "/bin/sh"

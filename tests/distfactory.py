@@ -59,7 +59,17 @@ def make_release(folder: Path, name: str, version: str = "1.0", tags: tuple[str,
     folder.mkdir(parents=True, exist_ok=True)
     paths = [make_wheel(folder, name, version, tag) for tag in tags] + [make_sdist(folder, name, version)]
     return [
-        Artifact(name=p.name, identifier=identifier_of(p.name), slice="s", kind="sdist" if p.suffix == ".gz" else "wheel",
+        Artifact(name=p.name, identifier=identifier_of(p.name), slice=_slice_of(p.name),
+                 kind="sdist" if p.suffix == ".gz" else "wheel",
                  sha256=sha256_of(p), size=p.stat().st_size, builder="test", tools={}, built_on="here")
         for p in paths
     ]
+
+
+def _slice_of(filename: str) -> str:
+    """The slice a real plan would build a file in."""
+    if filename.endswith(".tar.gz"):
+        return "sdist"
+    if filename.endswith("-any.whl"):
+        return "pure"
+    return "macos-arm64" if "macosx" in filename else "linux-x86_64"

@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 from pipeline.errors import IntegrityError, StoreError
-from pipeline.records import Artifact, BuildRecord, Plan, Slice, sha256_of
+from pipeline.records import Artifact, BuildRecord, Plan, Slice, identifier_of, sha256_of
 from pipeline.runs import Runs
 from pipeline.stores import open_store
 from tests.conftest import BUILDSPECS, copy_project, index_files, run_subprocess
@@ -116,12 +116,12 @@ def test_an_upload_killed_half_way_resumes_without_resending(sandbox_env, s3_sto
     folder.mkdir()
     artifacts = []
     for i in range(8):
-        path = folder / f"big-1.0-{i}.bin"
+        path = folder / f"big-1.0-{i}-py3-none-any.whl"  # a build tag tells the files apart
         path.write_bytes(os.urandom(3 << 20))
-        artifacts.append(Artifact(name=path.name, identifier=f"id{i}", slice="s", kind="wheel",
+        artifacts.append(Artifact(name=path.name, identifier=identifier_of(path.name), slice="pure", kind="wheel",
                                   sha256=sha256_of(path), size=path.stat().st_size, builder="test", tools={},
                                   built_on="here"))
-    record = BuildRecord(slice="s", runner="here", finished="now", artifacts=tuple(artifacts))
+    record = BuildRecord(slice="pure", runner="here", finished="now", artifacts=tuple(artifacts))
     record_file = tmp_path / "record.json"
     record_file.write_text(json.dumps(record.to_json()))
     store = open_store(s3_store)
@@ -130,7 +130,7 @@ def test_an_upload_killed_half_way_resumes_without_resending(sandbox_env, s3_sto
         project="big", version="1.0", run_id="r1", tag="v1.0", trigger="test", created="now", dry_run=True,
         index="x",
         native=False, requires_python=None, import_names=(), test_command=None,
-        slices=(Slice(name="s", platform="any", arch="any", runner="here", identifiers=tuple(a.identifier for a in artifacts)),),
+        slices=(Slice(name="pure", platform="any", arch="any", runner="here", identifiers=("py3-none-any",)),),
     ))
     files_prefix = runs.key("r1", "files") + "/"
 
@@ -143,7 +143,7 @@ def test_an_upload_killed_half_way_resumes_without_resending(sandbox_env, s3_sto
     proc.wait()
     stored_before = len(store.list(files_prefix))
     assert 3 <= stored_before < 8, "the kill did not land half-way"
-    assert store.get_json(runs.key("r1", "records", "s.json")) is None  # no record without all its files
+    assert store.get_json(runs.key("r1", "records", "pure.json")) is None  # no record without all its files
 
     sent: list[str] = []
     store.client.meta.events.register(  # type: ignore[attr-defined]
@@ -154,7 +154,7 @@ def test_an_upload_killed_half_way_resumes_without_resending(sandbox_env, s3_sto
     file_puts = [k for k in sent if "/files/" in k]
     assert count == 8 - stored_before == len(file_puts)
     assert len(set(file_puts)) == len(file_puts)  # nothing sent twice
-    assert [k for k in sent if k.endswith("records/s.json")]  # then the record
+    assert [k for k in sent if k.endswith("records/pure.json")]  # then the record
     state = runs.read("r1")
     assert state.complete
     fetched = runs.fetch(state, tmp_path / "out")
@@ -222,16 +222,17 @@ def _small_run(store, folder: Path, name: str, count: int) -> tuple[Runs, BuildR
     folder.mkdir(parents=True)
     artifacts = []
     for i in range(count):
-        path = folder / f"{name}-1.0-{i}.bin"
+        path = folder / f"{name}-1.0-{i}-py3-none-any.whl"
         path.write_bytes(os.urandom(20_000 + i))
-        artifacts.append(Artifact(name=path.name, identifier=f"id{i}", slice="s", kind="wheel", sha256=sha256_of(path),
+        artifacts.append(Artifact(name=path.name, identifier=identifier_of(path.name), slice="pure", kind="wheel",
+                                  sha256=sha256_of(path),
                                   size=path.stat().st_size, builder="test", tools={}, built_on="here"))
     runs = Runs(store, name, "1.0")
     runs.write_plan(Plan(project=name, version="1.0", run_id="r1", tag="v1.0", trigger="test", created="now",
                          dry_run=True, index="x", native=False, requires_python=None, import_names=(),
-                         test_command=None, slices=(Slice(name="s", platform="any", arch="any", runner="here",
-                                                          identifiers=tuple(a.identifier for a in artifacts)),)))
-    return runs, BuildRecord(slice="s", runner="here", finished="now", artifacts=tuple(artifacts))
+                         test_command=None, slices=(Slice(name="pure", platform="any", arch="any", runner="here",
+                                                          identifiers=("py3-none-any",)),)))
+    return runs, BuildRecord(slice="pure", runner="here", finished="now", artifacts=tuple(artifacts))
 
 
 def test_storing_and_fetching_survive_faults_byte_identical(sandbox_env, tmp_path, monkeypatch):
@@ -288,7 +289,7 @@ def test_a_damaged_or_foreign_record_is_an_integrity_error_naming_the_file(cli, 
                           "finished": "t", "host": "h"}, "'sent' is not a valid Outcome"),
         ("plan.json", [1, 2], "expected an object, found list"),
         ("plan.json", {"written_by": "9.0", "run_id": "r1"}, "missing key"),
-        ("records/s.json", {**record.to_json(), "colour": "blue"}, "unexpected keyword argument 'colour'"),
+        ("records/pure.json", {**record.to_json(), "colour": "blue"}, "unexpected keyword argument 'colour'"),
     ]
     for name, content, said in cases:
         path = folder / name
@@ -302,4 +303,4 @@ def test_a_damaged_or_foreign_record_is_an_integrity_error_naming_the_file(cli, 
         if isinstance(content, dict) and "written_by" in content:
             assert "wheelship 9.0 wrote it; this is wheelship" in result.err
         path.unlink() if original is None else path.write_bytes(original)
-    assert runs.read("r1").records["s"] == record
+    assert runs.read("r1").records["pure"] == record

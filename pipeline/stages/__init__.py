@@ -14,7 +14,7 @@ from typing import Protocol
 
 from pipeline import ui
 from pipeline.context import Context
-from pipeline.stages import build, event, load, plan, preflight, publish, report, store, verify
+from pipeline.stages import build, event, inspect, load, plan, preflight, publish, report, store, verify
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ RELEASE: Sequence[Stage] = (
     build.Build(),          # every slice this host builds, sdist first
     store.Store(),          # files, then the records that name them
     verify.Verify(),        # completeness, integrity, metadata, test-installs
+    inspect.Inspect(),      # skipped: verify just read these very files in this process
     publish.Publish(),      # wheels then the sdist, idempotent by hash
     report.Report(),        # terminal table, --json, GitHub step summary
 )
@@ -60,6 +61,7 @@ PUBLISH: Sequence[Stage] = (      # the publish job, or the manual fallback
     load.Load(for_publish=True),    # a tagged release, never a branch rehearsal
     preflight.Preflight(),
     verify.Verify(),                # skipped when the run passed verify with these very files
+    inspect.Inspect(),              # every file read again here: planned, this project and version, checks pass
     publish.Publish(),
     report.Report(),
 )

@@ -5,11 +5,15 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
+from packaging.version import Version
+
 from pipeline.context import Context
-from pipeline.errors import UsageError
+from pipeline.errors import IntegrityError, UsageError
 from pipeline.project import load_project
+from pipeline.records import Plan as PlanRecord
 from pipeline.runs import Runs
 from pipeline.stages.plan import routed_index
+from pipeline.versioning import is_prerelease
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +45,28 @@ class Load:
                  state.plan.project, state.plan.version, state.plan.created,
                  len(state.plan.slices) - len(state.missing_slices), len(state.plan.slices))
         plan = state.plan
-        if self.for_publish:  # a dry-run's run may be published for real later
-            plan = replace(plan, dry_run=ctx.options.dry_run)
-        if ctx.options.index:
+        if self.for_publish:  # the command decides the upload and where it goes, never the stored plan
+            plan = replace(plan, dry_run=ctx.options.dry_run, index=live_index(ctx, plan))
+        elif ctx.options.index:
             plan = replace(plan, index=routed_index(ctx, ctx.options.index, False))
         ctx.plan = plan
+
+
+def live_index(ctx: Context, plan: PlanRecord) -> str:
+    """Where a stored run is published: `--index`, else the routing in force now for its
+    version. A plan that names another index is refused (exit 6): a stored record never
+    chooses where files go, or which credential goes with them."""
+    live = routed_index(ctx, ctx.options.index, is_prerelease(Version(plan.version)))
+    if ctx.options.index is None and plan.index != live:
+        raise IntegrityError(
+            f"run {plan.run_id} was planned for index {plan.index!r}, but the configuration in force routes "
+            f"{plan.project} {plan.version} to {live!r}",
+            hint=f"a stored plan never chooses where files go; pass --index {live} to publish to {live}, or "
+                 f"--index {plan.index} if that is where this release belongs; nothing was uploaded",
+        )
+    if plan.index != live:
+        log.info("publishing to %s, as --index says (run %s was planned for %s)", live, plan.run_id, plan.index)
+    return live
 
 
 class LoadForBuild:

@@ -34,9 +34,17 @@ def facts(ctx: Context) -> dict[str, Any]:
         })
     return {
         "project": plan.project, "version": plan.version, "run_id": plan.run_id, "tag": plan.tag,
-        "index": plan.index, "upload_url": ctx.index.upload_url, "dry_run": plan.dry_run,
+        "index": plan.index, "upload_url": _upload_url(ctx), "dry_run": plan.dry_run,
         "store": ctx.store.url, "verified": verification.ok if verification else None, "files": files,
     }
+
+
+def _upload_url(ctx: Context) -> str:
+    """Where the run goes by the configuration in force; "" for a verify of a run whose
+    plan names an index this configuration does not know (publish refuses it then)."""
+    if ctx.publication is not None or ctx.need_plan().index in ctx.spec.indexes:
+        return ctx.index.upload_url
+    return ""
 
 
 def _human_size(size: int) -> str:

@@ -22,13 +22,14 @@ from pipeline.errors import VerificationFailed
 from pipeline.interpreters import Interpreter
 from pipeline.records import Artifact, FileVerification, Plan, TestResult, VerifyRecord
 from pipeline.runs import RunState, now
+from pipeline.spec import Spec
 from pipeline.ui import host_description
 
 log = logging.getLogger(__name__)
 
 
 def _test_all(plan: Plan, wheels: list[Artifact], files: dict[str, Path], findings: Findings,
-               project_dir: Path | None) -> dict[str, TestResult]:
+               project_dir: Path | None, spec: Spec) -> dict[str, TestResult]:
     results: dict[str, TestResult] = {}
     runnable = []
     for wheel in wheels:
@@ -48,7 +49,7 @@ def _test_all(plan: Plan, wheels: list[Artifact], files: dict[str, Path], findin
     def one(item: tuple[Artifact, Interpreter]) -> testinstall.Outcome:
         wheel, interp = item
         return testinstall.test_install(files[wheel.name], interp, project=plan.project, version=plan.version,
-                                        import_names=plan.import_names, test_command=plan.test_command,
+                                        import_names=spec.import_names, test_command=spec.test_command,
                                         project_dir=project_dir)
 
     workers = max(1, min(len(runnable), os.cpu_count() or 1))
@@ -99,10 +100,15 @@ class Verify:
         artifacts = state.artifacts
         check_completeness(plan, artifacts, findings)
         # Wheels here were built from this sdist; parity is worth its build only for a pure wheel.
-        check_files([ctx.files[a.name] for a in artifacts], findings, plan=plan, import_names=plan.import_names,
+        check_files([ctx.files[a.name] for a in artifacts], findings, plan=plan, import_names=ctx.spec.import_names,
                     native=plan.native, parity=not plan.native)
         project_dir = ctx.options.project_dir.resolve() if ctx.options.project_dir else None
-        tests = _test_all(plan, [a for a in artifacts if a.kind == "wheel"], ctx.files, findings, project_dir)
+        if plan.test_command and plan.test_command != ctx.spec.test_command:
+            log.warning("the plan names the test command `%s`, which the buildspec in force does not: it is not "
+                        "run (a stored record never becomes code); pass --project to verify with the project's "
+                        "buildspec", plan.test_command)
+        tests = _test_all(plan, [a for a in artifacts if a.kind == "wheel"], ctx.files, findings, project_dir,
+                          ctx.spec)
         ctx.verification = report = _record(plan, artifacts, tests, findings)
         ctx.runs.write_result(plan.run_id, report)
         for finding in findings.warnings:
