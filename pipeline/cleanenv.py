@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
+from urllib.parse import urlsplit
 
 from pipeline.redaction import is_secret
 
@@ -19,8 +20,9 @@ from pipeline.redaction import is_secret
 CREDENTIAL_PREFIXES = ("TWINE_", "AWS_", "ACTIONS_", "WHEELSHIP_SANDBOX_", "SIGSTORE_", "PYPI_", "TESTPYPI_")
 #: Single names that carry a credential without saying so in their name.
 CREDENTIAL_NAMES = frozenset({"GITHUB_TOKEN", "GH_TOKEN", "GH_ENTERPRISE_TOKEN", "WHEELSHIP_PYPIRC", "NETRC",
-                              "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "UV_INDEX_URL", "UV_EXTRA_INDEX_URL",
                               "UV_PUBLISH_TOKEN", "UV_PUBLISH_PASSWORD"})
+#: Index URLs installers read: kept (builds need their mirror) unless they carry a password.
+INDEX_URLS = re.compile(r"(PIP|UV)_(EXTRA_)?INDEX_URL|UV_DEFAULT_INDEX|UV_INDEX|PIP_FIND_LINKS")
 #: Words in a variable's name that mark it as a credential, whatever its prefix.
 CREDENTIAL_WORDS = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE.?KEY|API.?KEY|ACCESS.?KEY",
                               re.IGNORECASE)
@@ -29,6 +31,8 @@ CREDENTIAL_WORDS = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE.
 def is_credential(name: str, value: str) -> bool:
     """Whether a variable carries a credential: by its name, or because its value is one."""
     upper = name.upper()
+    if INDEX_URLS.fullmatch(upper):
+        return is_secret(value) or any(urlsplit(url).password for url in value.split())
     return (upper.startswith(CREDENTIAL_PREFIXES) or upper in CREDENTIAL_NAMES
             or bool(CREDENTIAL_WORDS.search(upper)) or is_secret(value))
 

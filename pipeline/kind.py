@@ -20,6 +20,7 @@ from typing import Any
 from packaging.utils import parse_wheel_filename
 
 from pipeline.builders import tail
+from pipeline.cleanenv import without_credentials
 from pipeline.errors import BuildFailed
 
 log = logging.getLogger(__name__)
@@ -48,19 +49,21 @@ def by_configuration(backend: str, pyproject: dict[str, Any], root: Path) -> tup
 
 
 def by_building(root: Path, log_file: Path) -> tuple[bool, str]:
-    """Build one wheel here and read its tag."""
+    """Build one wheel here and read its tag; the build's output goes to `log_file`, and
+    the backend gets no credential. Raises `BuildFailed` with the log's end."""
     with tempfile.TemporaryDirectory(prefix="wheelship-kind-") as out:
-        with log_file.open("a") as fh:
+        with log_file.open("a", encoding="utf-8") as fh:
             fh.write(f"$ python -m build --wheel {root}\n")
             fh.flush()
             result = subprocess.run([sys.executable, "-m", "build", "--wheel", "--installer", "uv", "--outdir", out,
-                                     str(root)], stdout=fh, stderr=subprocess.STDOUT)
+                                     str(root)], stdout=fh, stderr=subprocess.STDOUT, env=without_credentials())
         wheels = sorted(Path(out).glob("*.whl"))
         if result.returncode != 0 or not wheels:
             raise BuildFailed(
                 f"building one wheel of {root.name} to learn whether it is pure or native failed "
                 f"(exit {result.returncode}); the end of {log_file}:\n{tail(log_file)}",
-                hint="fix the build error shown, or set kind = \"pure\" or \"native\" in the buildspec",
+                hint="fix the build error shown (the whole output is in the log named), or set kind = \"pure\" "
+                     "or \"native\" in the buildspec",
             )
         _, _, _, tags = parse_wheel_filename(wheels[0].name)
     native = any(t.platform != "any" or t.abi != "none" for t in tags)

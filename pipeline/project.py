@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import logging
+import shutil
+import subprocess
+import tempfile
 import tomllib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +15,8 @@ from typing import Any
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from pipeline.builders import append_output, tail
+from pipeline.cleanenv import without_credentials
 from pipeline.errors import BuildFailed, UsageError, VersionMismatch
 
 log = logging.getLogger(__name__)
@@ -33,53 +39,104 @@ class Project:
         return canonicalize_name(self.name)
 
 
-def _hook_metadata(root: Path) -> tuple[str, str, str | None]:
+def _hook_runner(log_file: Path) -> Callable[..., None]:
+    """pyproject_hooks' subprocess runner, with the hook's own output (stdout and
+    stderr, as bytes) kept in `log_file` rather than swallowed, and an environment
+    with no credential in it: the backend and its plugins are someone else's code."""
+    def run(cmd: Sequence[str], cwd: str | None = None, extra_environ: Mapping[str, str] | None = None) -> None:
+        with log_file.open("ab") as out:
+            out.write(f"$ {' '.join(cmd)}\n".encode())
+            out.flush()
+            subprocess.run(list(cmd), cwd=cwd, env={**without_credentials(), **(extra_environ or {})},
+                           stdout=out, stderr=subprocess.STDOUT, check=True)
+
+    return run
+
+
+def _ask_backend(root: Path, log_file: Path) -> tuple[str, str, str | None]:
     """Name, version and Requires-Python from the PEP 517 metadata hook."""
     import importlib.metadata
-    import subprocess
-    import tempfile
 
     import build
     import build.env
-    import pyproject_hooks
 
-    try:
-        with build.env.DefaultIsolatedEnv(installer="uv") as env, tempfile.TemporaryDirectory() as out:
-            builder = build.ProjectBuilder.from_isolated_env(
-                env, root, runner=pyproject_hooks.quiet_subprocess_runner
-            )
-            env.install(builder.build_system_requires)
-            env.install(builder.get_requires_for_build("wheel"))
-            dist_info = Path(builder.metadata_path(out))
-            metadata = importlib.metadata.PathDistribution(dist_info).metadata
-    except build.BuildException as exc:
-        raise BuildFailed(
-            f"could not read {root}'s metadata through its build backend: {exc}",
-            hint="run `python -m build` in the project to see the backend's own error",
-        ) from None
-    except build.BuildBackendException as exc:
-        raise BuildFailed(
-            f"the build backend of {root} failed to give its metadata: {exc.exception}",
-            hint="run `python -m build` in the project to see the backend's own error",
-        ) from None
-    except subprocess.CalledProcessError as exc:
-        args = [str(a) for a in exc.cmd]
-        asked = args[args.index("install") + 1:] if "install" in args else args
-        requirements = " ".join(asked[:asked.index("--python")] if "--python" in asked else asked)[:300]
-        raise BuildFailed(
-            f"the build requirements of {root} could not be installed (uv exit {exc.returncode}): {requirements}",
-            hint="check that every build requirement (and version) exists on your package index; "
-                 "`python -m build` in the project shows the installer's own message",
-        ) from None
+    with build.env.DefaultIsolatedEnv(installer="uv") as env, tempfile.TemporaryDirectory() as out:
+        builder = build.ProjectBuilder.from_isolated_env(env, root, runner=_hook_runner(log_file))
+        env.install(builder.build_system_requires)
+        env.install(builder.get_requires_for_build("wheel"))
+        metadata = importlib.metadata.PathDistribution(Path(builder.metadata_path(out))).metadata
     return metadata["Name"], metadata["Version"], (metadata.get_all("Requires-Python") or [None])[0]
 
 
-def load_project(root: Path) -> Project:
+def _backend_failure(exc: Exception, log_file: Path) -> str:
+    """Which hook failed and how; a failure that printed nothing (a backend that cannot
+    be imported, a missing hook) has its traceback or reason added to the log."""
+    cause = getattr(exc, "exception", exc)
+    if isinstance(cause, subprocess.CalledProcessError):  # cmd: python, _in_process.py, HOOK, control folder
+        hook = str(cause.cmd[2]) if len(cause.cmd) > 2 else "a"
+        return f"in its {hook} hook (exit {cause.returncode})"
+    append_output(log_file, f"--- {exc}", getattr(cause, "traceback", None) or repr(cause))
+    return f"({exc})"
+
+
+def _hook_metadata(root: Path, log_file: Path) -> tuple[str, str, str | None]:
+    """`_ask_backend`, its failures said with the backend's own last words.
+
+    Raises `BuildFailed` naming the log, which holds the hooks' whole output."""
+    import build
+
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    rerun = "`python -m build` in the project runs the same hooks"
+    try:
+        return _ask_backend(root, log_file)
+    except build.BuildException as exc:
+        raise BuildFailed(f"could not read {root}'s metadata through its build backend: {exc}",
+                          hint=f"fix what is named above; {rerun}") from None
+    except build.BuildBackendException as exc:
+        raise BuildFailed(
+            f"the build backend of {root} failed to give its metadata, {_backend_failure(exc, log_file)}; "
+            f"the end of {log_file}:\n{tail(log_file)}",
+            hint=f"fix the error the backend printed above (its whole output is in {log_file}); {rerun}",
+        ) from None
+    except subprocess.CalledProcessError as exc:
+        args = [str(a) for a in exc.cmd]
+        append_output(log_file, "$ " + " ".join(args), exc.stdout, exc.stderr)
+        asked = args[args.index("install") + 1:] if "install" in args else args
+        requirements = " ".join(asked[:asked.index("--python")] if "--python" in asked else asked)[:300]
+        raise BuildFailed(
+            f"the build requirements of {root} could not be installed (uv exit {exc.returncode}): {requirements}; "
+            f"the end of {log_file}:\n{tail(log_file)}",
+            hint="check that every build requirement (and version) exists on your package index; "
+                 f"the installer's whole output is in {log_file}",
+        ) from None
+
+
+def _metadata_from_hook(root: Path, log_file: Path | None) -> tuple[str, str, str | None]:
+    """`_hook_metadata`, with its log in `log_file`, else in a folder of its own, kept
+    only when the error raised names the log in it."""
+    if log_file is not None:
+        return _hook_metadata(root, log_file)
+    folder = Path(tempfile.mkdtemp(prefix="wheelship-metadata-"))
+    named = False
+    try:
+        return _hook_metadata(root, folder / "metadata-hook.log")
+    except BuildFailed as exc:
+        named = str(folder) in exc.message
+        raise
+    finally:
+        if not named:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def load_project(root: Path, *, log_file: Path | None = None) -> Project:
     """Read a project's declared metadata.
 
     The version is static (``[project].version``) where declared, else asked of the
-    PEP 517 metadata hook. Raises `UsageError` for a folder with no build
-    configuration, `VersionMismatch` for a declared version that is not PEP 440.
+    PEP 517 metadata hook, whose output goes to `log_file` (a run passes
+    ``WORKDIR/metadata-hook.log``; by default a temporary one, kept only if the hook
+    fails). Raises `UsageError` for a folder with no build configuration,
+    `VersionMismatch` for a declared version that is not PEP 440, `BuildFailed` when
+    the backend fails, its output's end in the message.
     """
     root = root.resolve()
     pyproject = root / "pyproject.toml"
@@ -106,7 +163,7 @@ def load_project(root: Path) -> Project:
         source = f"{pyproject.name} [project].version"
     else:
         log.info("asking %s's build backend for its metadata", root.name)
-        name, raw, requires = _hook_metadata(root)
+        name, raw, requires = _metadata_from_hook(root, log_file)
         source = f"the PEP 517 metadata hook of {backend}"
     try:
         version = Version(raw)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from pipeline import cibwconfig
 from pipeline.builders import BuildJob, Built, tail
+from pipeline.cleanenv import without_credentials
 from pipeline.errors import BuildFailed
 from pipeline.planning import NATIVE_SLICES, host_slice
 from pipeline.records import Slice, TestResult, identifier_of
@@ -104,7 +105,8 @@ class CibuildwheelBuilder:
     def build(self, job: BuildJob) -> list[Built]:
         if job.sdist is None:
             raise BuildFailed(f"slice {job.slice.name} needs the sdist to build wheels from")
-        env = {**os.environ, "CIBW_BUILD": " ".join(job.slice.identifiers)}
+        # cibuildwheel runs the project's backend and tests (on macOS and Windows, on this host): no credential
+        env = {**without_credentials(), "CIBW_BUILD": " ".join(job.slice.identifiers)}
         env.pop("CIBW_PLATFORM", None)
         tools = {"cibuildwheel": importlib.metadata.version("cibuildwheel"), "python": platform.python_version()}
         if job.slice.platform == "linux":
@@ -135,7 +137,7 @@ class CibuildwheelBuilder:
             raise BuildFailed(
                 f"cibuildwheel failed for slice {job.slice.name} (exit {returncode}); "
                 f"the end of {log_file}:\n{tail(log_file)}",
-                hint="the log above shows the build or test that failed",
+                hint=f"the log above shows the build or test that failed; the whole of it is in {log_file}",
             )
         host = host_description()
         engine_name = _engine_name(env.get("CIBW_CONTAINER_ENGINE"), opts)
@@ -160,15 +162,14 @@ def _run_streamed(command: list[str], env: dict[str, str], log_file: Path) -> in
     """Run cibuildwheel with its output in the log file and, on GitHub Actions, also in the
     job's log (the runner and its files are thrown away); there cibuildwheel puts each of
     its steps in a collapsible group of its own."""
-    with log_file.open("w") as out:
+    with log_file.open("wb") as out:
         if os.environ.get("GITHUB_ACTIONS") != "true":
             return subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, env=env).returncode
-        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True,
-                              errors="replace") as proc:
+        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env) as proc:
             assert proc.stdout is not None
-            for line in proc.stdout:
-                out.write(line)
-                sys.stderr.write(line)
+            for raw in proc.stdout:  # bytes, kept as they are; shown as UTF-8 whatever the runner's code page
+                out.write(raw)
+                sys.stderr.write(raw.decode("utf-8", errors="replace"))
         sys.stderr.flush()
         return proc.returncode
 

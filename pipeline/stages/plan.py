@@ -71,7 +71,7 @@ class Plan:
     def run(self, ctx: Context) -> None:
         request = ctx.request
         assert request is not None and ctx.options.project_dir is not None
-        project = ctx.project = load_project(ctx.options.project_dir)
+        project = ctx.project = load_project(ctx.options.project_dir, log_file=ctx.workdir / "metadata-hook.log")
         tagged = bool(request.tag)
         if not tagged:  # a scheduled dry run: the declared version
             request = ctx.request = replace(request, tag=str(project.version), version=project.version)
