@@ -71,6 +71,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="plan only what this host can build (default: on in a `wheelship rehearse`)")
     _common(p, json_out=True)
 
+    p = sub.add_parser("route", help="where a release event goes (the publish job's inputs); runs no project code",
+                       epilog=EPILOG)
+    p.add_argument("project_dir", type=Path, nargs="?", default=Path("."), metavar="PROJECT_DIR")
+    p.add_argument("--tag", help="the tag to release (default: the GitHub event)")
+    p.add_argument("--index", help="publish to this index instead of the routed one")
+    p.add_argument("--dry-run", action="store_true", help="a rehearsal that will not upload")
+    p.add_argument("--event", dest="event_file", type=Path, help="a GitHub event payload file")
+    _common(p, json_out=True)
+
     p = sub.add_parser("build", help="build a run's slices and store them", epilog=EPILOG)
     p.add_argument("project_dir", type=Path, metavar="PROJECT_DIR")
     p.add_argument("--run-id", default=_env("WHEELSHIP_RUN_ID"), help="the run (default: $WHEELSHIP_RUN_ID)")
@@ -96,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 "in force routes the version to; a stored plan never chooses)")
             p.add_argument("--dry-run", action="store_true", default=_env("WHEELSHIP_DRY_RUN") == "true",
                            help="do everything but upload (default: $WHEELSHIP_DRY_RUN is true)")
+            p.add_argument("--tag", default=_env("WHEELSHIP_TAG"),
+                           help="the release's tag (default: $WHEELSHIP_TAG): the run must be of the version it "
+                                "names, planned for this tag; VERSION may then be left out")
             p.add_argument("--from-store", action="store_true",
                            help="the default, said explicitly: upload the stored run's verified bytes, never a rebuild")
             p.add_argument("--require-verified", action="store_true",
@@ -137,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="replace files that exist")
     p.add_argument("--on-release", action="store_true",
                    help="also release when a GitHub release is published (then publish releases, not push tags)")
+    p.add_argument("--find-links", type=Path, metavar="DIR",
+                   help="a folder of wheels to pin wheelship from (by default it is found on PyPI)")
+    p.add_argument("--index-url", help="the index to pin wheelship and its requirements from (default: PyPI)")
     p.add_argument("-v", "--verbose", action="store_true")
     p.add_argument("-q", "--quiet", action="store_true")
 
@@ -207,7 +222,7 @@ def _failure_summary(ctx: Context, exc: WheelshipError) -> None:
         return
     plan = ctx.plan
     what = f"{plan.project} {plan.version}, run `{plan.run_id}`" if plan else ctx.options.command
-    with open(path, "a") as fh:
+    with open(path, "a", encoding="utf-8") as fh:
         fh.write(f"### ❌ wheelship {ctx.options.command} failed: {what}\n\n**{exc.title}** (exit {exc.exit_code})\n\n"
                  f"```\n{redact(exc.message)}\n```\n\n{redact(exc.hint or '')}\n")
 
@@ -239,7 +254,8 @@ def _check(args: argparse.Namespace) -> int:
 def _init(args: argparse.Namespace) -> int:
     from pipeline.workflows import init
 
-    for path in init(args.project_dir, force=args.force, on_release=args.on_release):
+    for path in init(args.project_dir, force=args.force, on_release=args.on_release, find_links=args.find_links,
+                     index_url=args.index_url):
         print(path)
     log.info("next: deploy infra/wheelship-store.yaml; set the repository variables WHEELSHIP_STORE, "
              "AWS_PUBLISH_ROLE_ARN and AWS_REGION; create the environments pypi, testpypi and dry-run; and add "
@@ -263,6 +279,7 @@ def _sandbox(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "release": lambda a: _run_pipeline(a, "RELEASE"),
+    "route": lambda a: _run_pipeline(a, "ROUTE"),
     "plan": lambda a: _run_pipeline(a, "PLAN"),
     "build": lambda a: _run_pipeline(a, "BUILD"),
     "verify": lambda a: _run_pipeline(a, "VERIFY"),
@@ -281,6 +298,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     ui.configure(verbose=args.verbose, quiet=args.quiet)
     try:
+        if args.command == "publish" and args.tag and not args.version and args.name:
+            from pipeline.versioning import parse_tag
+
+            args.version = str(parse_tag(args.tag))
         if args.command in ("verify", "publish", "status", "fetch", "copy") and not (args.name and args.version):
             raise UsageError(f"{args.command} needs the project's NAME and VERSION",
                              hint="pass them, or set WHEELSHIP_PROJECT and WHEELSHIP_VERSION")

@@ -29,7 +29,8 @@ from pathlib import Path
 #: action (owner/repo) -> (verb, inputs it takes)
 ACTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "actions/checkout": ("checkout", ("ref", "path", "persist-credentials", "fetch-depth", "fetch-tags",
-                                      "repository", "token", "submodules", "lfs", "clean")),
+                                      "repository", "token", "submodules", "lfs", "clean", "sparse-checkout",
+                                      "sparse-checkout-cone-mode")),
     "actions/setup-python": ("setup-python", ("python-version", "python-version-file", "cache", "architecture",
                                               "allow-prereleases", "check-latest")),
     "aws-actions/configure-aws-credentials": ("aws", ("role-to-assume", "aws-region", "role-duration-seconds",
@@ -69,7 +70,7 @@ def write_actions(actions: set[str], rehearsal_dir: Path) -> dict[str, Path]:
     for action in sorted(actions):
         folder = rehearsal_dir / "actions" / action
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "action.yml").write_text(action_yml(action, rehearsal_dir))
+        (folder / "action.yml").write_text(action_yml(action, rehearsal_dir), encoding="utf-8")
         folders[action] = folder
     return folders
 
@@ -95,14 +96,14 @@ def _under_workspace(path: str) -> Path:
 
 
 def _git(cwd: Path, *args: str) -> str:
-    result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+    result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, encoding="utf-8", errors="replace")
     if result.returncode != 0:
         raise StandInError(f"git {' '.join(args)} failed: {result.stderr.strip()}")
     return result.stdout.strip()
 
 
 def checkout() -> str:
-    source = Path((_dir() / "source").read_text().strip())
+    source = Path((_dir() / "source").read_text(encoding="utf-8").strip())
     ref = _input("ref") or os.environ.get("GITHUB_REF", "") or "HEAD"
     try:
         commit = _git(source, "rev-parse", "--verify", "-q", f"{ref}^{{commit}}")
@@ -116,6 +117,10 @@ def checkout() -> str:
         else:
             child.unlink()
     _git(target, "clone", "-q", "--no-checkout", str(source), ".")
+    sparse = [line.strip() for line in _input("sparse-checkout").splitlines() if line.strip()]
+    if sparse:  # only these paths in the work tree, as the action leaves it
+        cone = _input("sparse-checkout-cone-mode", "true").lower() != "false"
+        _git(target, "sparse-checkout", "set", "--cone" if cone else "--no-cone", *sparse)
     branch = ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
     _git(target, "checkout", "-q", *(["-B", branch] if branch else ["--detach"]), commit)
     return f"actions/checkout: a clone of {source} at {ref} ({commit[:12]})"
@@ -134,11 +139,11 @@ def setup_python() -> str:
         paths = sysconfig.get_paths()
         # addsitedir, not a bare path: wheelship's own .pth files (an editable install's) must run too
         (env / "lib" / version / "site-packages" / "wheelship-rehearsal.pth").write_text("".join(
-            f"import site; site.addsitedir({d!r})\n" for d in dict.fromkeys([paths["purelib"], paths["platlib"]])))
+            f"import site; site.addsitedir({d!r})\n" for d in dict.fromkeys([paths["purelib"], paths["platlib"]])), encoding="utf-8")
         shim = env / "bin" / "wheelship"
-        shim.write_text('#!/bin/sh\nexec "$(dirname "$0")/python" -m pipeline "$@"\n')
+        shim.write_text('#!/bin/sh\nexec "$(dirname "$0")/python" -m pipeline "$@"\n', encoding="utf-8")
         shim.chmod(0o755)
-    with open(os.environ["GITHUB_PATH"], "a") as fh:
+    with open(os.environ["GITHUB_PATH"], "a", encoding="utf-8") as fh:
         fh.write(f"{env / 'bin'}\n")
     asked = _input("python-version") or "(none)"
     return (f"actions/setup-python {asked}: Python {sys.version.split()[0]} with wheelship "
@@ -146,12 +151,12 @@ def setup_python() -> str:
 
 
 def aws() -> str:
-    values = json.loads((_dir() / "credentials.json").read_text())
+    values = json.loads((_dir() / "credentials.json").read_text(encoding="utf-8"))
     region = _input("aws-region", "us-east-1")
     for name, value in values.items():
         if "SECRET" in name or "TOKEN" in name or name == "AWS_ACCESS_KEY_ID":
             print(f"::add-mask::{value}")
-    with open(os.environ["GITHUB_ENV"], "a") as fh:
+    with open(os.environ["GITHUB_ENV"], "a", encoding="utf-8") as fh:
         for name, value in {**values, "AWS_REGION": region, "AWS_DEFAULT_REGION": region}.items():
             fh.write(f"{name}={value}\n")
     return (f"aws-actions/configure-aws-credentials (role {_input('role-to-assume') or '(none)'}): the sandbox's "
@@ -187,8 +192,15 @@ def _files(patterns: list[str], hidden: bool) -> tuple[Path | None, list[Path]]:
     return root, sorted(set(found))
 
 
+def _artifact_name(name: str) -> str:
+    """An artifact name is a name, never a path (upload-artifact refuses `/` and `\\`)."""
+    if not name or name in (".", "..") or any(c in name for c in '/\\":<>|*?\r\n'):
+        raise StandInError(f"the artifact name {name!r} is not valid: actions/upload-artifact refuses it")
+    return name
+
+
 def upload_artifact() -> str:
-    name = _input("name", "artifact")
+    name = _artifact_name(_input("name", "artifact"))
     patterns = [line.strip() for line in _input("path").splitlines() if line.strip()]
     root, files = _files(patterns, _flag("include-hidden-files"))
     if not files:

@@ -52,9 +52,16 @@ ON_RELEASE = """\
   release:
     types: [published]
 """
-#: The publish job's environment: the target index's name, or `dry-run` for rehearsals.
-#: infra/'s publisher role trusts exactly these.
-ENVIRONMENTS = {"release": "${{ needs.plan.outputs.index }}", "dry-run": "dry-run"}
+#: The publish job's environment: the route job's (the target index's name, or `dry-run`
+#: for rehearsals); infra/'s publisher role trusts exactly these.
+ENVIRONMENT = "${{ needs.route.outputs.environment }}"
+#: wheelship, pinned by version and hash with everything it needs: what the jobs that run
+#: no project code (route, publish) install, so nothing they download becomes code
+#: unchecked. `wheelship init` writes it; `uv pip compile --generate-hashes` makes it.
+LOCK_FILE = Path(".github/wheelship/requirements.txt")
+LOCKED_INSTALL = f"python -m pip install --require-hashes --no-deps -r {LOCK_FILE.as_posix()}"
+#: The Python the jobs run, which the lock is made for (as well as every platform).
+JOB_PYTHON = "3.12"
 
 
 BOTH_TAG_FORMS = ("v*", "[0-9]*")
@@ -72,10 +79,13 @@ def tag_patterns(project_dir: Path) -> tuple[str, ...]:
     return found or BOTH_TAG_FORMS
 
 
-def render(kind: str, install: str, tags: tuple[str, ...] = BOTH_TAG_FORMS, *, on_release: bool = False) -> str:
+def render(kind: str, install: str, tags: tuple[str, ...] = BOTH_TAG_FORMS, *, on_release: bool = False,
+           project: str = "wheelship", locked_install: str = LOCKED_INSTALL) -> str:
     """The text of the `release` or `dry-run` workflow; `tags` are the tag patterns that
-    release; `on_release` adds the published-release trigger."""
-    text = files("pipeline").joinpath("templates/workflow.yml.in").read_text()
+    release; `on_release` adds the published-release trigger. `install` installs wheelship
+    in the jobs that run project code, `locked_install` in those that run none; `project`
+    is the project the publish job publishes, whatever a job before it says."""
+    text = files("pipeline").joinpath("templates/workflow.yml.in").read_text(encoding="utf-8")
     release = kind == "release"
     events = f"A tag push ({' or '.join(tags)}){', a published release' if on_release else ''} or a manual dispatch"
     replacements = {
@@ -85,8 +95,9 @@ def render(kind: str, install: str, tags: tuple[str, ...] = BOTH_TAG_FORMS, *, o
         "__TRIGGERS__": RELEASE_TRIGGERS if release else DRY_RUN_TRIGGERS,
         "__ON_RELEASE__": ON_RELEASE if on_release else "",
         "__PLAN_FLAGS__": "" if release else " --dry-run",
-        "__ENVIRONMENT__": ENVIRONMENTS[kind],
+        "__INSTALL_LOCKED__": locked_install,
         "__INSTALL__": install,
+        "__PROJECT__": project,
         "__TAG_PATTERNS__": "[" + ", ".join(f'"{t}"' for t in tags) + "]",
     }
     for key, value in replacements.items():
@@ -94,26 +105,86 @@ def render(kind: str, install: str, tags: tuple[str, ...] = BOTH_TAG_FORMS, *, o
     return text
 
 
-def init(project_dir: Path, *, force: bool = False, install: str | None = None, on_release: bool = False) -> list[Path]:
-    """Write the release and dry-run workflows and a starter buildspec into a project."""
+def lock(requirement: str, *, find_links: Path | None = None, index_url: str | None = None) -> str:
+    """`requirement` and everything it needs, pinned by version and SHA-256 for every
+    platform the jobs run on (uv's universal resolution); raises `UsageError` with uv's
+    reason when it cannot be resolved."""
+    import subprocess
+
+    from pipeline.interpreters import uv_binary
+
+    uv = uv_binary()
+    if uv is None:
+        raise UsageError("uv is needed to pin wheelship's requirements by hash", hint="pip install uv")
+    command = [uv, "pip", "compile", "-", "--universal", "--generate-hashes", "--python-version", JOB_PYTHON,
+               "--no-header", "--quiet"]
+    command += ["--find-links", str(find_links)] if find_links else []
+    command += ["--index-url", index_url] if index_url else []
+    result = subprocess.run(command, input=requirement + "\n", capture_output=True, text=True, encoding="utf-8",
+                            errors="replace")
+    if result.returncode != 0:
+        raise UsageError(f"could not pin {requirement} by hash: {result.stderr.strip()[-600:]}",
+                         hint="pass --find-links DIR holding a wheelship wheel, or --index-url of an index that "
+                              "has it")
+    header = (f"# wheelship {__version__} and what it needs, pinned by hash for the jobs that run no project code.\n"
+              "# Written by `wheelship init`; `wheelship init --force` writes it again.\n")
+    return header + result.stdout
+
+
+def project_name(project_dir: Path) -> str:
+    """The project's name, read from its files without running anything of it where it
+    can be ([project].name, setup.cfg), else from its build backend."""
+    import configparser
+    import tomllib
+
+    pyproject = project_dir / "pyproject.toml"
+    if pyproject.is_file():
+        name = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {}).get("name")
+        if isinstance(name, str) and name:
+            return name
+    setup_cfg = configparser.RawConfigParser()
+    setup_cfg.read(project_dir / "setup.cfg", encoding="utf-8")
+    if setup_cfg.get("metadata", "name", fallback=""):
+        return setup_cfg.get("metadata", "name")
+    from pipeline.project import load_project
+
+    return load_project(project_dir).name
+
+
+def init(project_dir: Path, *, force: bool = False, install: str | None = None, on_release: bool = False,
+         locked: str | None = None, find_links: Path | None = None, index_url: str | None = None) -> list[Path]:
+    """Write the release and dry-run workflows, wheelship's hash-pinned requirements
+    (`locked`, else made now by `lock`) and a starter buildspec into a project."""
     if not project_dir.is_dir():
         raise UsageError(f"{project_dir} is not a folder", hint="pass your project's folder")
-    install = install or f"python -m pip install 'wheelship=={__version__}'"
-    outputs = {
-        project_dir / ".github" / "workflows" / "wheelship-release.yml": render("release", install,
-                                                                               tag_patterns(project_dir),
-                                                                               on_release=on_release),
-        project_dir / ".github" / "workflows" / "wheelship-dry-run.yml": render("dry-run", install),
-        project_dir / "wheelship.toml": files("pipeline").joinpath("templates/wheelship.toml").read_text(),
-    }
-    existing = [p for p in outputs if p.exists()]
+    install = install or LOCKED_INSTALL
+    name = project_name(project_dir)
+    existing = [p for p in _outputs(project_dir) if p.exists()]
     if existing and not force:
         raise UsageError(
             "refusing to overwrite " + ", ".join(str(p) for p in existing),
             hint="pass --force to replace them",
         )
+    locked = locked or lock(f"wheelship=={__version__}", find_links=find_links, index_url=index_url)
+    outputs = _outputs(project_dir, {
+        "release": render("release", install, tag_patterns(project_dir), on_release=on_release, project=name),
+        "dry-run": render("dry-run", install, project=name),
+        "lock": locked,
+        "spec": files("pipeline").joinpath("templates/wheelship.toml").read_text(encoding="utf-8"),
+    })
     for path, text in outputs.items():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        path.write_text(text, encoding="utf-8")
         log.info("wrote %s", path)
     return list(outputs)
+
+
+def _outputs(project_dir: Path, texts: dict[str, str] | None = None) -> dict[Path, str]:
+    """Where `init` writes each file, with its text."""
+    texts = texts or {}
+    return {
+        project_dir / ".github" / "workflows" / "wheelship-release.yml": texts.get("release", ""),
+        project_dir / ".github" / "workflows" / "wheelship-dry-run.yml": texts.get("dry-run", ""),
+        project_dir / LOCK_FILE: texts.get("lock", ""),
+        project_dir / "wheelship.toml": texts.get("spec", ""),
+    }

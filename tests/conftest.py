@@ -38,6 +38,30 @@ def _no_user_pypirc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
+def wheelship_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding this wheelship as a wheel, for `init --find-links` to pin it from."""
+    folder = tmp_path_factory.mktemp("wheelship-wheel")
+    subprocess.run([UV, "build", "-q", "--wheel", "-o", str(folder), str(ROOT)], check=True, capture_output=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def wheelship_lock(wheelship_wheels: Path) -> str:
+    """This wheelship and what it needs, pinned by hash as `wheelship init` writes it."""
+    from pipeline import __version__
+    from pipeline.workflows import lock
+
+    return lock(f"wheelship=={__version__}", find_links=wheelship_wheels)
+
+
+@pytest.fixture
+def pinned_init(wheelship_lock: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """`wheelship init` pins this wheelship from the session's lock, made once for real."""
+    monkeypatch.setattr("pipeline.workflows.lock", lambda *args, **kwargs: wheelship_lock)
+    return wheelship_lock
+
+
+@pytest.fixture(scope="session")
 def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     with sandbox(tmp_path_factory.mktemp("sandbox"), s3=True) as running:
         yield running

@@ -192,7 +192,7 @@ def test_a_real_cibuildwheel_configuration_plans_exactly_its_arches(tmp_path, pr
 # --- a real project's own release workflow, rehearsed ------------------------------------
 
 
-def test_markupsafes_release_workflow_rehearses_its_linux_jobs_and_lists_the_rest(cli, tmp_path):
+def test_markupsafes_release_workflow_rehearses_its_linux_jobs_and_lists_the_rest(cli, tmp_path, pinned_init):
     """markupsafe 3.0.4 from its sdist, after `wheelship init`, tagged as its maintainers tag
     (3.0.4): a tag push under act, against the sandbox."""
     entry = next(e for e in RELEASES if e["project"] == "markupsafe")

@@ -13,6 +13,8 @@ from pipeline import rehearsal, standins
 from pipeline.workflows import init
 from tests.conftest import BUILDSPECS, copy_project
 
+pytestmark = pytest.mark.usefixtures("pinned_init")
+
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@invalid", "-c", "init.defaultBranch=main"]
 
 
@@ -49,7 +51,7 @@ def _passed(jobs: dict[str, dict[str, str]]) -> list[str]:
 
 #: The pure example's release at v1.0.0, and the jobs its workflow runs, in order.
 PURE_FILES = {"wheelship_demo_pure-1.0.0.tar.gz", "wheelship_demo_pure-1.0.0-py3-none-any.whl"}
-PURE_JOBS = ["plan", "sdist", "build (pure)", "verify", "publish"]
+PURE_JOBS = ["route", "plan", "sdist", "build (pure)", "verify", "publish"]
 
 
 def _assert_rehearsed_without_upload(result, data, jobs) -> None:  # type: ignore[no-untyped-def]
@@ -66,7 +68,7 @@ def test_a_tag_push_of_the_c_extension_runs_every_linux_job_and_publishes_what_w
     result, data, jobs = _rehearse(cli, repo, tmp_path, "--event", "push")
     assert result.code == 0, result.err
     assert data["event"] == "push" and data["ref"] == "refs/tags/v0.1.0rc1"
-    assert _passed(jobs) == ["plan", "sdist", "build (linux-x86_64)", "verify", "publish"]
+    assert _passed(jobs) == ["route", "plan", "sdist", "build (linux-x86_64)", "verify", "publish"]
     # the matrix: this host's slice ran; the other runners' slices are listed with their command, never passed
     assert "cibuildwheel builder" in jobs["build (linux-x86_64)"]["note"]
     elsewhere = {name: job for name, job in jobs.items() if job["status"] == "not-rehearsable"}

@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from pipeline.errors import UsageError
-from pipeline.workflows import ENVIRONMENTS, render
+from pipeline.stages.route import DRY_RUN_ENVIRONMENT
+from pipeline.workflows import ENVIRONMENT, LOCK_FILE, LOCKED_INSTALL, render
 from tests.conftest import ROOT
 
 BIN = Path(sys.executable).parent
@@ -34,7 +35,7 @@ def test_this_repositorys_workflows_pass_zizmor_and_the_schema() -> None:
 
 def test_wheelship_releases_itself_with_the_workflows_init_writes() -> None:
     for kind in ("release", "dry-run"):
-        assert (WORKFLOWS / f"{kind}.yml").read_text() == render(kind, "python -m pip install .")
+        assert (WORKFLOWS / f"{kind}.yml").read_text() == render(kind, "python -m pip install .", project="wheelship")
 
 
 def test_every_action_is_pinned_to_a_commit_and_no_event_data_reaches_run() -> None:
@@ -50,19 +51,28 @@ def test_every_action_is_pinned_to_a_commit_and_no_event_data_reaches_run() -> N
                 if step.get("uses", "").startswith("actions/checkout@"):
                     assert step["with"]["persist-credentials"] is False, f"{path.name}: {name}"
     release = (WORKFLOWS / "release.yml").read_text()
-    assert "environment: ${{ needs.plan.outputs.index }}" in release
+    assert "environment: ${{ needs.route.outputs.environment }}" in release
 
 
-def test_init_writes_workflows_and_a_buildspec_and_refuses_to_overwrite(tmp_path, cli) -> None:
-    result = cli("init", tmp_path)
+def test_init_writes_workflows_pinned_requirements_and_a_buildspec_and_refuses_to_overwrite(
+        tmp_path, cli, wheelship_wheels) -> None:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "my-project"\nversion = "1.0"\n')
+    result = cli("init", tmp_path, "--find-links", wheelship_wheels)
     assert result.code == 0, result.err
     written = [Path(line) for line in result.out.split()]
-    assert {p.name for p in written} == {"wheelship-release.yml", "wheelship-dry-run.yml", "wheelship.toml"}
+    assert {p.name for p in written} == {"wheelship-release.yml", "wheelship-dry-run.yml", "wheelship.toml",
+                                         "requirements.txt"}
     _audit([p for p in written if p.suffix == ".yml"])
-    assert "pip install 'wheelship==" in written[0].read_text()
-    again = cli("init", tmp_path)
+    release = written[0].read_text()
+    assert LOCKED_INSTALL in release and "pip install ." not in release and "pip install 'wheelship" not in release
+    assert "WHEELSHIP_PROJECT: my-project" in release  # the project is the workflow's, not a job's output
+    lock = (tmp_path / LOCK_FILE).read_text()
+    pins = re.findall(r"^([\w.-]+)==\S+", lock, flags=re.M)
+    assert "wheelship" in pins and "boto3" in pins  # wheelship and what it needs, each pinned
+    assert all(f"{name}==" in lock for name in pins) and lock.count("--hash=sha256:") >= len(pins)
+    again = cli("init", tmp_path, "--find-links", wheelship_wheels)
     assert again.code == UsageError.exit_code and "refusing to overwrite" in again.err and "--force" in again.err
-    assert cli("init", tmp_path, "--force").code == 0
+    assert cli("init", tmp_path, "--force", "--find-links", wheelship_wheels).code == 0
     from pipeline.spec import load_spec
 
     assert load_spec(tmp_path).source.endswith("wheelship.toml")  # the starter spec is valid
@@ -82,18 +92,32 @@ def test_project_code_never_runs_where_credentials_are(kind: str) -> None:
     workflow = _workflow(kind)
     assert workflow["permissions"] == {}  # nothing by default
     jobs = workflow["jobs"]
-    assert list(jobs) == ["plan", "sdist", "build", "verify", "publish"]
+    assert list(jobs) == ["route", "plan", "sdist", "build", "verify", "publish"]
     for name in PROJECT_CODE_JOBS:
         assert jobs[name]["permissions"] == {"contents": "read"}, name
         assert "environment" not in jobs[name]
         assert not any("configure-aws-credentials" in s.get("uses", "") for s in jobs[name]["steps"]), name
         assert all("AWS" not in key for s in jobs[name]["steps"] for key in s.get("env", {})), name
-    publish = jobs["publish"]
-    assert publish["permissions"] == {"id-token": "write"}
-    assert publish["environment"] == ENVIRONMENTS[kind]
-    assert not any(s.get("uses", "").startswith("actions/checkout@") for s in publish["steps"])
+    publish, route = jobs["publish"], jobs["route"]
+    assert publish["permissions"] == {"id-token": "write", "contents": "read"}
+    assert publish["environment"] == ENVIRONMENT == "${{ needs.route.outputs.environment }}"
+    (checkout,) = [s for s in publish["steps"] if s.get("uses", "").startswith("actions/checkout@")]
+    assert checkout["with"]["sparse-checkout"] == ".github/wheelship"  # the pinned requirements, no project code
+    assert checkout["with"]["sparse-checkout-cone-mode"] is False
     assert [s["run"] for s in publish["steps"] if "run" in s] == [
-        "pip install .", "wheelship copy", "wheelship publish --require-verified --json wheelship-report.json"]
+        LOCKED_INSTALL, "wheelship copy", "wheelship publish --require-verified --json wheelship-report.json"]
+    # The route job runs no project code: it installs the pinned wheelship and reads the event.
+    assert route["permissions"] == {"contents": "read"}
+    assert [s["run"] for s in route["steps"] if "run" in s] == [
+        LOCKED_INSTALL, "wheelship route ." + (" --dry-run" if kind == "dry-run" else "")]
+    # What decides the upload comes from the event (the route job), never a job that ran project code.
+    env = next(s["env"] for s in publish["steps"] if s.get("run", "").startswith("wheelship publish"))
+    assert env["WHEELSHIP_DRY_RUN"] == "${{ needs.route.outputs.dry-run }}"
+    assert env["WHEELSHIP_INDEX"] == "${{ needs.route.outputs.index }}"
+    assert env["WHEELSHIP_TAG"] == "${{ needs.route.outputs.tag }}"
+    assert env["WHEELSHIP_PROJECT"] == "wheelship"
+    assert not any("needs.plan" in value for key, value in env.items() if key not in ("WHEELSHIP_RUN_ID",
+                                                                                       "WHEELSHIP_VERSION"))
     assert jobs["build"]["strategy"]["matrix"] == "${{ fromJSON(needs.plan.outputs.matrix) }}"
 
 
@@ -165,7 +189,7 @@ def test_the_infra_trusts_exactly_the_publish_jobs_environments_for_as_long_as_t
     trusted = {sub.rsplit(":environment:", 1)[1] for sub in subs}
     assert all(":environment:" in sub for sub in subs)
     spec = load_spec(None, None)
-    assert trusted == {spec.prerelease_index, spec.final_index, ENVIRONMENTS["dry-run"]}
+    assert trusted == {spec.prerelease_index, spec.final_index, DRY_RUN_ENVIRONMENT}
     for kind in ("release", "dry-run"):
         publish = _workflow(kind)["jobs"]["publish"]
         aws = next(s for s in publish["steps"] if "configure-aws-credentials" in s.get("uses", ""))

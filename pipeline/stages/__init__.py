@@ -14,7 +14,7 @@ from typing import Protocol
 
 from pipeline import ui
 from pipeline.context import Context
-from pipeline.stages import build, event, inspect, load, plan, preflight, publish, report, store, verify
+from pipeline.stages import build, event, inspect, load, plan, preflight, publish, report, route, store, verify
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,10 @@ RELEASE: Sequence[Stage] = (
     inspect.Inspect(),      # skipped: verify just read these very files in this process
     publish.Publish(),      # wheels then the sdist, idempotent by hash
     report.Report(),        # terminal table, --json, GitHub step summary
+)
+ROUTE: Sequence[Stage] = (        # the route job: runs no project code
+    event.Event(),                  # the event's tag, inputs and schedule
+    route.Route(),                  # index, environment, dry run for the publish job
 )
 PLAN: Sequence[Stage] = (         # the plan job
     event.Event(),

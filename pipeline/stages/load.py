@@ -13,7 +13,7 @@ from pipeline.project import load_project
 from pipeline.records import Plan as PlanRecord
 from pipeline.runs import Runs
 from pipeline.stages.plan import routed_index
-from pipeline.versioning import is_prerelease
+from pipeline.versioning import is_prerelease, parse_tag
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +46,22 @@ class Load:
                  len(state.plan.slices) - len(state.missing_slices), len(state.plan.slices))
         plan = state.plan
         if self.for_publish:  # the command decides the upload and where it goes, never the stored plan
+            _same_tag(ctx, plan)
             plan = replace(plan, dry_run=ctx.options.dry_run, index=live_index(ctx, plan))
         elif ctx.options.index:
             plan = replace(plan, index=routed_index(ctx, ctx.options.index, False))
         ctx.plan = plan
+
+
+def _same_tag(ctx: Context, plan: PlanRecord) -> None:
+    """With --tag (the publish job's, from the event), the run must be that tag's."""
+    tag = ctx.options.tag
+    if tag and (plan.tag != tag or Version(plan.version) != parse_tag(tag)):
+        raise IntegrityError(
+            f"run {plan.run_id} is {plan.project} {plan.version} planned for tag {plan.tag or '(none)'}, but this "
+            f"publish is for tag {tag} ({parse_tag(tag)})",
+            hint="the run id or version came from somewhere other than the event; nothing was uploaded",
+        )
 
 
 def live_index(ctx: Context, plan: PlanRecord) -> str:
