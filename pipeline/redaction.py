@@ -35,10 +35,23 @@ def is_secret(value: str) -> bool:
     return any(secret in value for secret in known)
 
 
-def redact(text: str) -> str:
-    """`text` with every registered secret replaced by ``***``."""
+def redact(text: str, *, cut: bool = False) -> str:
+    """`text` with every registered secret replaced by ``***``.
+
+    Mask a whole text before cutting it (`shorten` does both): a cut made first can
+    leave the start of a secret, which no longer matches. For a text that was cut
+    before it came here (an answer read only up to a cap), pass `cut`: a tail that
+    begins a secret (4 characters or more) is replaced too."""
     with _lock:
         known = sorted(_secrets, key=len, reverse=True)
     for secret in known:
         text = text.replace(secret, "***")
+    if cut:  # the longest tail that starts a secret: "pypi-AgEIcHlw" ends with a base64 form's start too
+        tail = max((n for secret in known for n in range(4, len(secret)) if text.endswith(secret[:n])), default=0)
+        text = text[:len(text) - tail] + "***" if tail else text
     return text
+
+
+def shorten(text: str, limit: int) -> str:
+    """At most `limit` characters of `text`, its secrets masked before the cut."""
+    return redact(text)[:limit]

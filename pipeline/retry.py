@@ -1,6 +1,7 @@
 """The one named retry policy for talking to indexes, by class of failure.
 
-Retried, with capped exponential backoff and jitter: connection errors, timeouts,
+Retried, with capped exponential backoff and jitter: connection errors, timeouts
+(an answer that outlasts its deadline included), answers larger than their cap,
 5xx, 429 (waiting at least its ``Retry-After``), and PyPI's temporary read-only
 403. Not retried: every other 4xx, whose message from the index is shown.
 """
@@ -26,32 +27,42 @@ T = TypeVar("T")
 
 
 class Transient(Exception):
-    """A failure worth another try; `retry_after` is the index's own wish, if any."""
+    """A failure worth another try; `retry_after` is the index's own wish, if any, and
+    `hint` what to do if every try fails the same way."""
 
-    def __init__(self, what: str, retry_after: float | None = None) -> None:
+    def __init__(self, what: str, retry_after: float | None = None, *, hint: str | None = None) -> None:
         super().__init__(what)
         self.retry_after = retry_after
+        self.hint = hint
 
 
-TRANSIENT = (requests.ConnectionError, requests.Timeout, Transient)
+# ChunkedEncodingError: the connection broke in the middle of an answer's body.
+TRANSIENT = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError, Transient)
 
 
 def retry_after(response: requests.Response) -> float | None:
+    """The wait the index asks for, in seconds (a number or an HTTP date); None if it
+    asks for none, or in words that are neither."""
     value = response.headers.get("Retry-After")
     if not value:
         return None
     try:
         return max(0.0, float(value))
     except ValueError:
+        pass
+    try:
         when = email.utils.parsedate_to_datetime(value)
-        return max(0.0, when.timestamp() - time.time()) if when else None
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
-def is_transient(response: requests.Response) -> bool:
-    if response.status_code >= 500 or response.status_code == 429:
+def is_transient(status: int, text: str) -> bool:
+    """Whether an index's error answer (its status and its text) may pass."""
+    if status >= 500 or status == 429:
         return True
     # PyPI answers 403 "read-only mode" during maintenance; that passes.
-    return response.status_code == 403 and "read-only" in response.text.lower()
+    return status == 403 and "read-only" in text.lower()
 
 
 RETRY_AFTER_CAP = 300.0  # an index asking for more than five minutes is treated as down
@@ -108,7 +119,7 @@ def call(policy: PublishPolicy, what: str, fn: Callable[..., T], *args: object, 
         raise PublishFailed(
             f"{what} {failed} after {attempts} attempts over {time.monotonic() - started:.1f} seconds; "
             f"the last answer: {redact(str(exc) or type(exc).__name__)}",
-            hint="the index is down or overloaded; run the same command again later: it resumes where it "
-                 "stopped and never sends a file twice",
+            hint=getattr(exc, "hint", None) or "the index is down or overloaded; run the same command again "
+                 "later: it resumes where it stopped and never sends a file twice",
         ) from None
 
