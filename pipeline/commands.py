@@ -101,7 +101,8 @@ def check(args: argparse.Namespace) -> int:
     spec = load_spec(None, args.spec)
     findings = Findings(spec.checks)
     names = tuple(n.strip() for n in args.import_names.split(",") if n.strip())
-    check_files(list(args.dists), findings, import_names=names, parity=not args.no_build)
+    # Reading runs nothing from the files; only --build-sdist runs the sdist's build backend.
+    check_files(list(args.dists), findings, import_names=names, parity=args.build_sdist, limits=spec.limits)
     if args.json_path:
         write_json_atomic(args.json_path, {
             "files": [p.name for p in args.dists], "ok": not findings.errors,

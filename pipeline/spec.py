@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from pipeline.archives import DEFAULT_LIMITS, Limits
 from pipeline.cibwconfig import NATIVE_RUNNERS, OTHER_ARCHES
 from pipeline.errors import UsageError
 
@@ -85,6 +87,8 @@ class Spec:
     s3_attempts: int = 10
     publish: PublishPolicy = PublishPolicy()
     checks: Mapping[str, str] = field(default_factory=dict)
+    #: What one wheel or sdist may hold when a check reads it (pipeline.archives.Limits).
+    limits: Limits = DEFAULT_LIMITS
     #: Runner labels by slice name, replacing the GitHub-hosted defaults (a private
     #: repository has no ubuntu-24.04-arm or windows-11-arm; a self-hosted runner may).
     runners: Mapping[str, str] = field(default_factory=dict)
@@ -177,6 +181,25 @@ def _positive(kind: type[int] | type[float]) -> Check:
     return check
 
 
+SIZE_UNITS = {"": 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}
+SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(B|KiB|MiB|GiB|TiB)?\s*")
+
+
+def size_in_bytes(value: Any) -> int | None:
+    """A size given as bytes (1048576) or with a binary unit ("512 MiB"), or None."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if value > 0 else None
+    match = SIZE.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        return None
+    size = int(float(match.group(1)) * SIZE_UNITS[match.group(2) or ""])
+    return size if size > 0 else None
+
+
+def _is_size(value: Any) -> str | None:
+    return None if size_in_bytes(value) is not None else 'a size: a number of bytes, or a string such as "512 MiB"'
+
+
 INDEX_KEYS: dict[str, Check] = {
     "upload-url": _is_url,
     "simple-url": _is_url,
@@ -194,6 +217,13 @@ TABLES: dict[str, dict[str, Check]] = {
         "concurrency": _positive(int),
         "closed-after-days": _positive(int),
         "download-back": _is_bool,
+    },
+    "limits": {
+        "member-size": _is_size,
+        "total-size": _is_size,
+        "members": _positive(int),
+        "compression-ratio": _positive(float),
+        "metadata-size": _is_size,
     },
 }
 TOP_KEYS: dict[str, Check] = {
@@ -303,6 +333,8 @@ def _apply(spec: Spec, data: Mapping[str, Any], source: str) -> Spec:
     routing = data.get("routing", {})
     s3 = data.get("s3", {})
     publish = {k.replace("-", "_"): v for k, v in data.get("publish", {}).items()}
+    limits: dict[str, Any] = {k.replace("-", "_"): size_in_bytes(v) if k.endswith("-size") else v
+                              for k, v in data.get("limits", {}).items()}
     return replace(
         spec,
         source=source,
@@ -319,6 +351,7 @@ def _apply(spec: Spec, data: Mapping[str, Any], source: str) -> Spec:
         s3_region=s3.get("region", spec.s3_region),
         s3_attempts=s3.get("attempts", spec.s3_attempts),
         publish=replace(spec.publish, **publish),
+        limits=replace(spec.limits, **limits),
         checks={**spec.checks, **data.get("checks", {})},
         runners={**spec.runners, **data.get("runners", {})},
     )

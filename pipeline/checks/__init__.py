@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from pipeline.archives import ArchiveError, LimitExceeded
+
 
 @dataclass(frozen=True)
 class Check:
@@ -36,6 +38,7 @@ CHECKS: dict[str, Check] = {
         Check("WS106", "metadata-unreadable", "error", "the file's metadata cannot be read"),
         Check("WS107", "metadata-version-unsupported", "error", "a Metadata-Version packaging (and so PyPI) does not know"),
         Check("WS108", "description-missing", "warning", "no long description, or no Description-Content-Type"),
+        Check("WS109", "archive-limit", "error", "a member, or the whole archive, past a size, count or ratio limit"),
         Check("WS201", "platform-tag-refused", "error", "a platform tag PyPI refuses (linux_*, macOS 11+ minor, emscripten)"),
         Check("WS202", "no-compiled-code", "warning", "a platform-tagged wheel with no compiled code in it"),
         Check("WS203", "missing-library", "warning", "code loads a library from its own folder that the wheel lacks"),
@@ -65,10 +68,11 @@ CHECKS: dict[str, Check] = {
     )
 }
 BY_NAME = {c.name: c for c in CHECKS.values()}
-#: The checks that keep a release the project's own: a file is one the plan names, its
-#: metadata can be read, and its name and version are the release's. No `[checks]` table
+#: The checks that keep a release the project's own: a file is one the plan names, it
+#: was read whole (within the limits), its metadata can be read, and its name and
+#: version are the release's. No `[checks]` table
 #: (the buildspec's, or one a stored plan carries) can lower them.
-PROTECTED = frozenset({"WS002", "WS102", "WS103", "WS106"})
+PROTECTED = frozenset({"WS002", "WS102", "WS103", "WS106", "WS109"})
 
 
 @dataclass(frozen=True)
@@ -111,3 +115,7 @@ class Findings:
 
     def for_file(self, name: str) -> list[Finding]:
         return [f for f in self.items if f.file == name]
+
+    def add_archive_error(self, file: str, exc: ArchiveError) -> None:
+        """A file past a limit of `pipeline.archives.Limits` (WS109), or one that cannot be read (WS106)."""
+        self.add("WS109" if isinstance(exc, LimitExceeded) else "WS106", file, exc.message)

@@ -8,10 +8,6 @@ present, libraries loaded by path shipped, abi3 promises kept.
 
 from __future__ import annotations
 
-import base64
-import csv
-import hashlib
-import io
 import re
 import subprocess
 import sys
@@ -19,9 +15,12 @@ import zipfile
 from collections import Counter
 from pathlib import Path, PurePosixPath
 
-from packaging.utils import canonicalize_name, parse_wheel_filename
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
+from pipeline import archives
+from pipeline.archives import DEFAULT_LIMITS, Limits
 from pipeline.checks import Findings
+from pipeline.checks.record import record_problems
 
 COMPILED = (".so", ".pyd", ".dylib", ".dll")
 VCS_AND_EDITOR = re.compile(
@@ -59,14 +58,12 @@ LIBRARY_NAME = re.compile(r"""["']([\w.+-]+\.(?:so(?:\.\d+)*|dylib|dll|pyd))["']
 #: Executable formats: ELF, Mach-O (32/64-bit, both byte orders, fat) and PE.
 BINARY_MAGIC = (b"\x7fELF", b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe",
                 b"\xca\xfe\xba\xbe", b"MZ")
+#: How much of a .py file the library-load scan reads: PyPI's own scan of .py files stops at 5 MiB.
+SOURCE_HEAD = 5 << 20
 
 
 def _entries(wheel: zipfile.ZipFile) -> list[str]:
     return [n for n in wheel.namelist() if not n.endswith("/")]
-
-
-def _dist_info(names: list[str]) -> str | None:
-    return next((n.split("/")[0] for n in names if n.count("/") == 1 and n.endswith(".dist-info/RECORD")), None)
 
 
 def _importable(names: list[str]) -> list[str]:
@@ -90,7 +87,7 @@ def _is_namespace(wheel: zipfile.ZipFile, paths: list[str], package: str) -> boo
     inits = [n for n in wheel.namelist() if _importable([n]) == [f"{package}/__init__.py"]]
     if not inits:
         return any(p.startswith(package + "/") for p in paths)
-    text = wheel.read(inits[0]).decode(errors="replace")
+    text = archives.read_member(wheel, inits[0], SOURCE_HEAD).decode(errors="replace")
     return "extend_path" in text or "declare_namespace" in text
 
 
@@ -162,39 +159,22 @@ def _loads_missing(source: str, text: str, basenames: set[str]) -> list[str]:
     return missing
 
 
-def _record_problems(wheel: zipfile.ZipFile, names: list[str]) -> list[str]:
-    info = _dist_info(names)
-    if info is None:
-        return ["the wheel has no .dist-info/RECORD"]
-    rows = list(csv.reader(io.StringIO(wheel.read(f"{info}/RECORD").decode())))
-    recorded = {row[0]: row[1] if len(row) > 1 else "" for row in rows if row}
-    problems = []
-    for name in names:
-        if name == f"{info}/RECORD" or name.endswith((".jws", ".p7s")):
-            continue
-        if name not in recorded:
-            problems.append(f"{name} is not in RECORD")
-            continue
-        algorithm, _, digest = recorded[name].partition("=")
-        if algorithm:
-            actual = base64.urlsafe_b64encode(hashlib.new(algorithm, wheel.read(name)).digest()).rstrip(b"=").decode()
-            if actual != digest:
-                problems.append(f"{name} does not match its RECORD hash")
-    problems += [f"RECORD names {n}, which the wheel lacks" for n in recorded if n not in names and n != f"{info}/RECORD"]
-    return problems
-
-
 def check_wheel(path: Path, findings: Findings, *, native: bool | None, import_names: tuple[str, ...] = (),
-                project: str | None = None, declared: tuple[str, ...] = ()) -> None:
+                project: str | None = None, declared: tuple[str, ...] = (), limits: Limits = DEFAULT_LIMITS) -> None:
     """Every contents and platform check on one wheel. `project` is the distribution the
     wheel belongs to (default: its file name's), `declared` the import names its
-    metadata declares (PEP 794 Import-Name)."""
+    metadata declares (PEP 794 Import-Name). A bad file name is a finding; an archive
+    past `limits` or unreadable raises `archives.ArchiveError`."""
     name = path.name
-    dist, _, _, tags = parse_wheel_filename(name)
+    try:
+        dist, _, _, tags = parse_wheel_filename(name)
+    except InvalidWheelFilename as exc:
+        findings.add("WS106", name, str(exc))
+        return
     project = project or str(dist)
     owned = frozenset(n.strip() for n in (*import_names, *declared))
     platform_tagged = any(t.platform != "any" for t in tags)
-    with zipfile.ZipFile(path) as wheel:
+    with archives.open_wheel(path, limits) as wheel:
         entries = wheel.namelist()
         files = _entries(wheel)
         for dup, count in Counter(entries).items():
@@ -209,8 +189,11 @@ def check_wheel(path: Path, findings: Findings, *, native: bool | None, import_n
         junk = [f for f in files if VCS_AND_EDITOR.search(f)]
         if junk:
             findings.add("WS402", name, f"VCS or editor files in the wheel: {', '.join(junk[:5])}")
-        for problem in _record_problems(wheel, files)[:5]:
-            findings.add("WS408", name, problem)
+        try:
+            for problem in record_problems(wheel, files)[:5]:
+                findings.add("WS408", name, problem)
+        except ValueError as exc:
+            findings.add("WS106", name, str(exc))
         claimed = claimed_names(wheel, files)
         for top in sorted(n for n in claimed if n in GENERIC_NAMES and not owns(project, n, owned)):
             findings.add("WS406", name, f"top-level package {top!r} is a generic name that collides with other "
@@ -231,7 +214,7 @@ def check_wheel(path: Path, findings: Findings, *, native: bool | None, import_n
             findings.add("WS205", name, "a pure-Python project's wheel should be py3-none-any")
         basenames = {PurePosixPath(f).name for f in files}
         for source in (f for f in files if f.endswith(".py")):
-            text = wheel.read(source).decode(errors="replace")
+            text = archives.read_member(wheel, source, SOURCE_HEAD).decode(errors="replace")
             if "DLL" not in text and "dlopen" not in text and "LoadLibrary" not in text:
                 continue
             for library in _loads_missing(source, text, basenames):

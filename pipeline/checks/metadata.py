@@ -6,16 +6,16 @@ import email.message
 import email.parser
 import io
 import re
-import tarfile
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.tags import parse_tag
 from packaging.utils import canonicalize_name, parse_wheel_filename
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
+from pipeline import archives
+from pipeline.archives import DEFAULT_LIMITS, Limits
 from pipeline.checks import Findings
 from pipeline.records import Plan
 
@@ -26,26 +26,29 @@ class DistMetadata:
     wheel_tags: frozenset[str]  # from the WHEEL file; empty for an sdist
 
 
-def read_metadata(path: Path) -> DistMetadata:
-    """The METADATA (or PKG-INFO) and WHEEL tags of a distribution. Raises ValueError."""
-    parser = email.parser.BytesParser()
+def parse_fields(data: bytes) -> email.message.Message:
+    """Core metadata as PyPI reads it: UTF-8 (a bad byte replaced), so every header is a str."""
+    return email.parser.Parser().parsestr(data.decode("utf-8", errors="replace"))
+
+
+def read_metadata(path: Path, limits: Limits = DEFAULT_LIMITS) -> DistMetadata:
+    """The METADATA (or PKG-INFO) and WHEEL tags of a distribution, read within `limits`.
+    Raises ValueError for missing or malformed metadata, `archives.ArchiveError` for an
+    archive past a limit or unreadable."""
     if path.name.endswith(".whl"):
-        with zipfile.ZipFile(path) as wheel:
+        with archives.open_wheel(path, limits) as wheel:
             names = wheel.namelist()
             meta = next((n for n in names if n.count("/") == 1 and n.endswith(".dist-info/METADATA")), None)
             info = next((n for n in names if n.count("/") == 1 and n.endswith(".dist-info/WHEEL")), None)
             if meta is None or info is None:
-                raise ValueError("the wheel has no .dist-info/METADATA or WHEEL")
-            fields = parser.parsebytes(wheel.read(meta))
-            tags = parser.parsebytes(wheel.read(info)).get_all("Tag") or []
+                raise ValueError("the wheel has no .dist-info/METADATA or WHEEL; build it with a PEP 517 frontend")
+            fields = parse_fields(archives.read_member(wheel, meta))
+            tags = parse_fields(archives.read_member(wheel, info)).get_all("Tag") or []
         return DistMetadata(fields, frozenset(t for tag in tags for t in map(str, parse_tag(tag))))
-    with tarfile.open(path) as sdist:
-        member = next((m for m in sdist.getmembers() if m.name.count("/") == 1 and m.name.endswith("/PKG-INFO")), None)
-        if member is None:
-            raise ValueError("the sdist has no PKG-INFO at its top level")
-        handle = sdist.extractfile(member)
-        assert handle is not None
-        return DistMetadata(parser.parse(io.BytesIO(handle.read())), frozenset())
+    pkg_info = archives.scan_sdist(path, limits).pkg_info
+    if pkg_info is None:
+        raise ValueError("the sdist has no PKG-INFO at its top level; build it with a PEP 517 frontend")
+    return DistMetadata(parse_fields(pkg_info), frozenset())
 
 
 def description_gaps(fields: email.message.Message) -> list[str]:
@@ -86,12 +89,14 @@ def accepted_metadata_versions() -> tuple[str, ...]:
     return tuple(packaging.metadata._VALID_METADATA_VERSIONS)
 
 
-def check_metadata(path: Path, plan: Plan | None, findings: Findings) -> DistMetadata | None:
-    """Render, metadata version and tags; with a plan, agreement with it too."""
+def check_metadata(path: Path, plan: Plan | None, findings: Findings,
+                   limits: Limits = DEFAULT_LIMITS) -> DistMetadata | None:
+    """Render, metadata version and tags; with a plan, agreement with it too. Raises
+    `archives.ArchiveError` for an archive past a limit or unreadable."""
     name = path.name
     try:
-        meta = read_metadata(path)
-    except (ValueError, OSError, zipfile.BadZipFile, tarfile.TarError) as exc:
+        meta = read_metadata(path, limits)
+    except ValueError as exc:
         findings.add("WS106", name, str(exc))
         return None
     fields = meta.fields
@@ -114,7 +119,7 @@ def _against_plan(name: str, fields: email.message.Message, plan: Plan, findings
     if canonicalize_name(fields.get("Name", "")) != plan.project:
         findings.add("WS102", name, f"metadata name {fields.get('Name')!r}, project {plan.project!r}")
     version = fields.get("Version", "")
-    if not version or Version(version) != Version(plan.version):
+    if not version or _version(version) != Version(plan.version):
         findings.add("WS103", name, f"metadata version {version!r}, release {plan.version} (tag {plan.tag})")
     requires = fields.get("Requires-Python")
     if _specifier(requires) != _specifier(plan.requires_python):
@@ -151,4 +156,11 @@ def _specifier(value: str | None) -> SpecifierSet | None:
     try:
         return SpecifierSet(value)
     except InvalidSpecifier:
+        return None
+
+
+def _version(value: str) -> Version | None:
+    try:
+        return Version(value)
+    except InvalidVersion:
         return None

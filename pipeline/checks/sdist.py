@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import tarfile
 import tempfile
-import zipfile
 from pathlib import Path
 
 from pipeline import archives
+from pipeline.archives import DEFAULT_LIMITS, Limits
 from pipeline.checks import Findings
+from pipeline.cleanenv import without_credentials
+from pipeline.errors import WheelshipError
 
 LARGE = 5 << 20  # an sdist file over 5 MiB is worth a look
 VCS = re.compile(r"(^|/)(\.git|\.hg|\.svn|\.bzr)(/|$)")
@@ -24,14 +25,10 @@ FOREIGN_LOCKS = {"poetry.lock", "Pipfile.lock", "pdm.lock", "package-lock.json",
                  "Gemfile.lock", "composer.lock"}
 
 
-def check_sdist(path: Path, findings: Findings) -> None:
+def check_sdist(path: Path, findings: Findings, limits: Limits = DEFAULT_LIMITS) -> None:
+    """The sdist's hygiene. Raises `archives.ArchiveError` for an archive past `limits` or unreadable."""
     name = path.name
-    try:
-        with tarfile.open(path) as sdist:
-            members = [m for m in sdist.getmembers() if m.isfile()]
-    except (tarfile.TarError, OSError) as exc:
-        findings.add("WS106", name, f"the sdist cannot be read: {exc}")
-        return
+    members = [m for m in archives.scan_sdist(path, limits).members if m.is_file]
     paths = [m.name.split("/", 1)[1] if "/" in m.name else m.name for m in members]
     if "PKG-INFO" not in paths:
         findings.add("WS501", name, "the sdist has no PKG-INFO at its top level; build it with a PEP 517 frontend")
@@ -49,28 +46,47 @@ def check_sdist(path: Path, findings: Findings) -> None:
             findings.add("WS507", name, f"{relative} is {member.size / (1 << 20):.1f} MiB")
 
 
-def payload(wheel: Path) -> set[str]:
+def payload(wheel: Path, limits: Limits) -> set[str]:
     """A wheel's files, less its .dist-info, which differs by build tool."""
-    with zipfile.ZipFile(wheel) as archive:
+    with archives.open_wheel(wheel, limits) as archive:
         return {n for n in archive.namelist() if not n.endswith("/") and ".dist-info/" not in n}
 
 
-def check_built_from_sdist(sdist: Path, wheel: Path, findings: Findings) -> None:
-    """Build a wheel from the sdist here and compare its file list with the shipped wheel's."""
+def _build_wheel(sdist: Path, tmp: Path, limits: Limits) -> Path | str:
+    """The wheel the sdist builds, or why none: its backend runs here, with this
+    process's environment less every credential (pipeline.cleanenv)."""
+    try:
+        archives.extract(sdist, tmp, limits)
+    except WheelshipError as exc:
+        return f"the sdist cannot be unpacked: {exc.message}"
+    roots = [p for p in tmp.iterdir() if p.is_dir()]
+    if len(roots) != 1:
+        return "the sdist does not hold exactly one top-level folder"
+    out = tmp / "out"
+    result = subprocess.run([sys.executable, "-m", "build", "--wheel", "--installer", "uv", "--outdir", str(out),
+                             str(roots[0])], capture_output=True, encoding="utf-8", errors="replace",
+                            env=without_credentials())
+    lines = (result.stdout + result.stderr).strip().splitlines()
+    built = sorted(out.glob("*.whl")) if out.is_dir() else []
+    if result.returncode != 0 or not built:
+        return lines[-1][:300] if lines else f"the build exited {result.returncode} and said nothing"
+    return built[0]
+
+
+def check_built_from_sdist(sdist: Path, wheel: Path, findings: Findings, limits: Limits = DEFAULT_LIMITS) -> None:
+    """Build a wheel from the sdist here (this runs the sdist's build backend, without
+    credentials) and compare its file list with the shipped wheel's."""
     with tempfile.TemporaryDirectory(prefix="wheelship-parity-") as tmp:
-        archives.extract(sdist, Path(tmp))
-        roots = [p for p in Path(tmp).iterdir() if p.is_dir()]
-        if len(roots) != 1:
+        built = _build_wheel(sdist, Path(tmp), limits)
+        if isinstance(built, str):
+            findings.add("WS502", sdist.name, f"no wheel builds from the sdist: {built}")
             return
-        out = Path(tmp) / "out"
-        result = subprocess.run([sys.executable, "-m", "build", "--wheel", "--installer", "uv", "--outdir", str(out),
-                                 str(roots[0])], capture_output=True, text=True)
-        if result.returncode != 0:
-            findings.add("WS502", sdist.name, "no wheel builds from the sdist: "
-                         + (result.stdout + result.stderr).strip().splitlines()[-1][:300])
+        try:
+            rebuilt = payload(built, limits)
+        except archives.ArchiveError as exc:
+            findings.add("WS502", sdist.name, f"the wheel the sdist builds cannot be read: {exc.message}")
             return
-        rebuilt = payload(next(out.glob("*.whl")))
-    shipped = payload(wheel)
+    shipped = payload(wheel, limits)  # check_files passes only wheels that read within the limits
     missing, extra = sorted(shipped - rebuilt), sorted(rebuilt - shipped)
     if missing:  # extra files in the sdist's wheel harm no one; missing ones break installs from source
         parts = [f"the shipped wheel has {', '.join(missing[:5])}, which the sdist's wheel lacks"]

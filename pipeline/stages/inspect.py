@@ -36,7 +36,8 @@ class Inspect:
             ctx.files = ctx.runs.fetch(state, ctx.workdir / "publish")  # each file checked against its record
         findings = Findings(plan.checks)
         check_completeness(plan, artifacts, findings)
-        check_files([ctx.files[a.name] for a in artifacts], findings, plan=plan, native=plan.native, parity=False)
+        check_files([ctx.files[a.name] for a in artifacts], findings, plan=plan, native=plan.native, parity=False,
+                    limits=ctx.spec.limits)
         if findings.errors:
             raise VerificationFailed(
                 f"run {plan.run_id}: {len(findings.errors)} file check(s) failed just before publishing:\n  "
