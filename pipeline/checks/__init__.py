@@ -67,6 +67,9 @@ CHECKS: dict[str, Check] = {
         Check("WS507", "sdist-large-file", "warning", "a file over 5 MiB in the sdist"),
     )
 }
+from pipeline.checks.rules import RULES  # noqa: E402 (the rules' modules need Check defined first)
+
+CHECKS.update({code: Check(code, name, severity, summary) for code, name, severity, summary in RULES})
 BY_NAME = {c.name: c for c in CHECKS.values()}
 #: The checks that keep a release the project's own: a file is one the plan names, it
 #: was read whole (within the limits), its metadata can be read, and its name and

@@ -14,7 +14,7 @@ from packaging.tags import Tag, sys_tags
 from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
 
 from pipeline.archives import DEFAULT_LIMITS, ArchiveError, Limits
-from pipeline.checks import Findings
+from pipeline.checks import Findings, rules
 from pipeline.checks.contents import check_wheel
 from pipeline.checks.metadata import check_metadata
 from pipeline.checks.sdist import check_built_from_sdist, check_sdist
@@ -69,6 +69,7 @@ def _named_well(path: Path, findings: Findings) -> bool:
 def _check_one(path: Path, findings: Findings, plan: Plan | None, import_names: tuple[str, ...],
                native: bool | None, limits: Limits) -> None:
     """Every check on one well-named file; raises `ArchiveError` past a limit or unreadable."""
+    rules.check(path, findings, limits)  # what PyPI refuses at upload, rule for rule
     meta = check_metadata(path, plan, findings, limits)
     if not path.name.endswith(".whl"):
         check_sdist(path, findings, limits)
