@@ -35,6 +35,19 @@ OTHER_ARCHES = {
 ARCH32 = {("linux", "x86_64"): "i686", ("linux", "aarch64"): "armv7l", ("windows", "AMD64"): "x86"}
 
 
+def host_arch_for(platform: str, arch: str) -> str | None:
+    """The host arch that builds `arch` wheels on `platform`: the arch itself where a
+    runner builds it natively, else the arch of the runner that emulates or
+    cross-builds it (linux i686 and the QEMU arches on x86_64, macOS universal2 on
+    arm64, Windows x86 on AMD64); None for an arch wheelship does not plan."""
+    if arch in NATIVE_RUNNERS.get(platform, {}):
+        return arch
+    other = OTHER_ARCHES.get(platform, {}).get(arch)
+    if other is None:
+        return None
+    return next((native for native, label in NATIVE_RUNNERS[platform].items() if label == other[0]), None)
+
+
 @dataclass(frozen=True)
 class SliceKind:
     """A platform and arch, the runner that builds it, and whether that runner emulates it."""

@@ -44,3 +44,10 @@ def without_credentials(env: Mapping[str, str] | None = None, *, also: Iterable[
     dropped = {name.upper() for name in also}
     return {name: value for name, value in source.items()
             if name.upper() not in dropped and not is_credential(name, value)}
+
+
+def for_builds() -> dict[str, str]:
+    """The environment a build tool runs in: no credentials, and Python's UTF-8 mode on,
+    so what the backend, maturin or a compiler driver prints reaches the log as UTF-8
+    on every runner (a Windows runner's code page, cp1252, cannot hold it)."""
+    return {**without_credentials(), "PYTHONUTF8": "1"}

@@ -57,7 +57,7 @@ def _candidates() -> list[tuple[Path, str]]:
         try:
             out = subprocess.run(
                 [uv, "python", "list", "--only-installed", "--output-format", "json"],
-                capture_output=True, text=True, timeout=20, check=True,
+                capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=20, check=True,
             ).stdout
             found += [(Path(p["path"]), "uv") for p in json.loads(out) if p.get("path")]
         except (OSError, subprocess.SubprocessError, ValueError):
@@ -67,7 +67,7 @@ def _candidates() -> list[tuple[Path, str]]:
 
 def _probe(path: Path, found_in: str) -> Interpreter | None:
     try:
-        out = subprocess.run([str(path), "-c", PROBE], capture_output=True, text=True, timeout=20)
+        out = subprocess.run([str(path), "-c", PROBE], capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=20)
     except (OSError, subprocess.SubprocessError):
         return None
     parts = out.stdout.split()
@@ -97,6 +97,16 @@ def supported(requires_python: str | None) -> list[Interpreter]:
 
 def by_tag(tag: str) -> Interpreter | None:
     return next((i for i in find_interpreters() if i.tag == tag), None)
+
+
+def venv_scripts(home: Path) -> Path:
+    """The folder of a virtual environment's programs: ``Scripts`` on Windows, ``bin`` elsewhere."""
+    return home / ("Scripts" if sys.platform == "win32" else "bin")
+
+
+def venv_python(home: Path) -> Path:
+    """A virtual environment's interpreter, on every OS."""
+    return venv_scripts(home) / ("python.exe" if sys.platform == "win32" else "python")
 
 
 @functools.cache

@@ -20,7 +20,7 @@ from typing import Any
 from packaging.utils import parse_wheel_filename
 
 from pipeline.builders import tail
-from pipeline.cleanenv import without_credentials
+from pipeline.cleanenv import for_builds
 from pipeline.errors import BuildFailed
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def by_building(root: Path, log_file: Path) -> tuple[bool, str]:
             fh.write(f"$ python -m build --wheel {root}\n")
             fh.flush()
             result = subprocess.run([sys.executable, "-m", "build", "--wheel", "--installer", "uv", "--outdir", out,
-                                     str(root)], stdout=fh, stderr=subprocess.STDOUT, env=without_credentials())
+                                     str(root)], stdout=fh, stderr=subprocess.STDOUT, env=for_builds())
         wheels = sorted(Path(out).glob("*.whl"))
         if result.returncode != 0 or not wheels:
             raise BuildFailed(

@@ -16,7 +16,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from pipeline.builders import append_output, tail
-from pipeline.cleanenv import without_credentials
+from pipeline.cleanenv import for_builds
 from pipeline.errors import BuildFailed, UsageError, VersionMismatch
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ def _hook_runner(log_file: Path) -> Callable[..., None]:
         with log_file.open("ab") as out:
             out.write(f"$ {' '.join(cmd)}\n".encode())
             out.flush()
-            subprocess.run(list(cmd), cwd=cwd, env={**without_credentials(), **(extra_environ or {})},
+            subprocess.run(list(cmd), cwd=cwd, env={**for_builds(), **(extra_environ or {})},
                            stdout=out, stderr=subprocess.STDOUT, check=True)
 
     return run
@@ -57,8 +57,9 @@ def _ask_backend(root: Path, log_file: Path) -> tuple[str, str, str | None]:
     """Name, version and Requires-Python from the PEP 517 metadata hook."""
     import importlib.metadata
 
-    import build
     import build.env
+
+    import build
 
     with build.env.DefaultIsolatedEnv(installer="uv") as env, tempfile.TemporaryDirectory() as out:
         builder = build.ProjectBuilder.from_isolated_env(env, root, runner=_hook_runner(log_file))

@@ -91,7 +91,7 @@ def _read_workflow(path: Path) -> dict[str, Any]:
     import yaml
 
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise UsageError(f"cannot read the workflow {path}: {exc}",
                          hint="fix the file, or write it again with `wheelship init --force`") from None
@@ -378,7 +378,7 @@ def _docker_host() -> dict[str, str]:
     """The daemon the caller's Docker context names (Docker Desktop, rootless Docker):
     a job's docker, with no ~/.docker of its own, would look for the system one."""
     found = subprocess.run(["docker", "context", "inspect", "--format", "{{.Endpoints.docker.Host}}"],
-                           capture_output=True, text=True)
+                           capture_output=True, text=True, encoding="utf-8", errors="replace")
     host = found.stdout.strip()
     return {"DOCKER_HOST": host} if found.returncode == 0 and host else {}
 
@@ -389,7 +389,7 @@ def _rootless_podman(home: Path) -> dict[str, str]:
     copied (less auth.json, the registries' passwords), the store it uses is named in the
     job's storage.conf, and XDG_RUNTIME_DIR is passed: Podman's database records its
     runtime folder and refuses to work from another."""
-    info = subprocess.run(["podman", "info", "--format", "json"], capture_output=True, text=True)
+    info = subprocess.run(["podman", "info", "--format", "json"], capture_output=True, text=True, encoding="utf-8", errors="replace")
     if info.returncode != 0:
         return {}
     mine = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "containers"
@@ -397,7 +397,7 @@ def _rootless_podman(home: Path) -> dict[str, str]:
     if mine.is_dir():
         shutil.copytree(mine, theirs, ignore=shutil.ignore_patterns("auth.json"), dirs_exist_ok=True)
     theirs.mkdir(parents=True, exist_ok=True)
-    (theirs / "storage.conf").write_text(storage_conf(json.loads(info.stdout)["store"]))
+    (theirs / "storage.conf").write_text(storage_conf(json.loads(info.stdout)["store"]), encoding="utf-8")
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     return {"XDG_RUNTIME_DIR": runtime} if runtime else {}
 
@@ -623,13 +623,13 @@ def _prepare(folder: Path, repo: Path, box: Sandbox, used: set[str], event_paylo
     from pipeline.standins import write_actions
 
     assert box.s3 is not None
-    (folder / "source").write_text(str(repo))
+    (folder / "source").write_text(str(repo), encoding="utf-8")
     (folder / "artifacts").mkdir()
     credentials = folder / "credentials.json"
     credentials.touch(mode=0o600)
     credentials.write_text(json.dumps({**box.s3.env(), token_env("testpypi"): box.testpypi.password,
-                                       token_env("pypi"): box.pypi.password}))
-    (folder / "event.json").write_text(json.dumps(event_payload))
+                                       token_env("pypi"): box.pypi.password}), encoding="utf-8")
+    (folder / "event.json").write_text(json.dumps(event_payload), encoding="utf-8")
     return write_actions(used, folder)
 
 
@@ -637,6 +637,8 @@ def _replacements(used: set[str], box: Sandbox, image: bool) -> list[str]:
     """What the rehearsal puts in place of GitHub's parts, said before it starts."""
     assert box.s3 is not None
     return [f"{a}: a stand-in (pipeline.standins)" for a in sorted(used)] + [
+        "the install steps: wheelship is this machine's, already installed, so the hashes in "
+        ".github/wheelship/requirements.txt are not checked here",
         "trusted publishing: the sandbox indexes' tokens, given by the configure-aws-credentials stand-in",
         f"the AWS role: the sandbox's S3 keys; vars.WHEELSHIP_STORE: s3://{box.s3.bucket}/runs on SeaweedFS",
         "the indexes: the sandbox's pypiservers (testpypi and pypi)",
@@ -648,7 +650,7 @@ def _replacements(used: set[str], box: Sandbox, image: bool) -> list[str]:
 
 def _finish(result: Result, json_path: Path | None, kept_log: Path | None) -> int:
     if json_path is not None:
-        json_path.write_text(json.dumps(result.to_json(), indent=2))
+        json_path.write_text(json.dumps(result.to_json(), indent=2), encoding="utf-8")
     _print(result)
     failed = [j.name for j in result.jobs if j.status == FAILED]
     if failed:

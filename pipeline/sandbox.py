@@ -114,7 +114,7 @@ class PyPIServer:
         # Apache's {SHA} htpasswd form, which pypiserver checks through passlib.
         digest = base64.b64encode(hashlib.sha1(self.password.encode()).digest()).decode()
         htpasswd = self.root / "htpasswd"
-        htpasswd.write_text(f"{self.username}:{{SHA}}{digest}\n")
+        htpasswd.write_text(f"{self.username}:{{SHA}}{digest}\n", encoding="utf-8")
         htpasswd.chmod(0o600)
         self.port = free_port()
         command = [sys.executable, "-m", "pypiserver", "run", "-p", str(self.port), "-i", "127.0.0.1",
@@ -167,7 +167,8 @@ class SeaweedFS:
         data.mkdir(parents=True, exist_ok=True)
         for name in ("master", "volume", "filer", "s3", "admin"):
             port = free_port()
-            while port in self.ports.values() or port + 10000 in self.ports.values():
+            taken = set(self.ports.values())  # weed reserves each port + 10000 for its gRPC
+            while taken & {port, port + 10000, port - 10000}:
                 port = free_port()
             self.ports[name] = port
         command = [
@@ -235,7 +236,7 @@ class Sandbox:
         for name, server in (("testpypi", self.testpypi), ("pypi", self.pypi)):
             lines += [f"[indexes.{name}]", f'upload-url = "{server.url}"', f'simple-url = "{server.url}simple/"',
                       f'username = "{server.username}"', f'password-env = "{token_env(name)}"', ""]
-        self.config_file.write_text("\n".join(lines))
+        self.config_file.write_text("\n".join(lines), encoding="utf-8")
 
     def env(self) -> dict[str, str]:
         env = {"WHEELSHIP_CONFIG": str(self.config_file),
@@ -287,7 +288,7 @@ def main(args: argparse.Namespace) -> int:
         with sandbox(args.dir, s3=not args.no_s3) as box:
             env_file = box.root / "sandbox.env"
             env_file.touch(mode=0o600)
-            env_file.write_text("".join(f"export {k}='{v}'\n" for k, v in box.env().items()))
+            env_file.write_text("".join(f"export {k}='{v}'\n" for k, v in box.env().items()), encoding="utf-8")
             print(f"sandbox up: testpypi {box.testpypi.url}, pypi {box.pypi.url}"
                   + (f", S3 {box.s3.endpoint} bucket {box.s3.bucket}" if box.s3 else ""), file=sys.stderr)
             if command:

@@ -102,13 +102,31 @@ def _git(cwd: Path, *args: str) -> str:
     return result.stdout.strip()
 
 
+def _refspecs(ref: str, commit: str) -> list[str]:
+    """What actions/checkout fetches for a ref: a tag into its own name (so the tag is
+    there), a branch into its remote-tracking ref, a commit on its own, nothing else."""
+    if ref.startswith("refs/tags/"):
+        return [f"+{ref}:{ref}"]
+    if ref.startswith("refs/heads/"):
+        return [f"+{ref}:refs/remotes/origin/{ref.removeprefix('refs/heads/')}"]
+    return [f"+{commit}:refs/remotes/origin/wheelship-checkout"]
+
+
 def checkout() -> str:
+    """actions/checkout, no more generous than it: `fetch-depth` (1 unless set; 0 is the
+    whole history with every branch and tag), `fetch-tags` (false unless set), `ref`
+    (the event's unless set), `sparse-checkout`. A shallow checkout of a commit has no
+    tags, as on GitHub, so a version read from tags (setuptools-scm, hatch-vcs) sees
+    what it would see there."""
     source = Path((_dir() / "source").read_text(encoding="utf-8").strip())
     ref = _input("ref") or os.environ.get("GITHUB_REF", "") or "HEAD"
     try:
         commit = _git(source, "rev-parse", "--verify", "-q", f"{ref}^{{commit}}")
     except StandInError:
         raise StandInError(f"{ref} is not in {source}: actions/checkout would fail the same way") from None
+    if ref != commit and not ref.startswith("refs/") and ref != "HEAD":  # a short name: a branch, else a tag
+        ref = f"refs/heads/{ref}" if _git(source, "branch", "--list", ref) else f"refs/tags/{ref}"
+    depth = int(_input("fetch-depth", "1") or "1")
     target = _under_workspace(_input("path"))
     target.mkdir(parents=True, exist_ok=True)
     for child in target.iterdir():  # a fresh runner's workspace
@@ -116,14 +134,24 @@ def checkout() -> str:
             shutil.rmtree(child)
         else:
             child.unlink()
-    _git(target, "clone", "-q", "--no-checkout", str(source), ".")
+    _git(target, "init", "-q")
+    _git(target, "remote", "add", "origin", source.resolve().as_uri())
+    specs = _refspecs(ref, commit)
+    if depth == 0:  # the whole history: every branch and tag
+        specs += ["+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"]
+    elif _flag("fetch-tags"):
+        specs.append("+refs/tags/*:refs/tags/*")
+    _git(target, "-c", "protocol.file.allow=always", "fetch", "-q", "--no-tags",
+         *([f"--depth={depth}"] if depth > 0 else []), "origin", *specs)
     sparse = [line.strip() for line in _input("sparse-checkout").splitlines() if line.strip()]
     if sparse:  # only these paths in the work tree, as the action leaves it
         cone = _input("sparse-checkout-cone-mode", "true").lower() != "false"
         _git(target, "sparse-checkout", "set", "--cone" if cone else "--no-cone", *sparse)
     branch = ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
     _git(target, "checkout", "-q", *(["-B", branch] if branch else ["--detach"]), commit)
-    return f"actions/checkout: a clone of {source} at {ref} ({commit[:12]})"
+    shallow = f"depth {depth}" if depth else "full history"
+    return f"actions/checkout: {source} at {ref} ({commit[:12]}), {shallow}" + \
+        (", tags fetched" if depth == 0 or _flag("fetch-tags") else "")
 
 
 def setup_python() -> str:

@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -123,10 +124,10 @@ def _make_env(interp: Interpreter, home: Path, wheel: Path) -> str | None:
     uv = interpreters.uv_binary()
     if uv:
         steps = [[uv, "venv", "-q", "--python", str(interp.path), str(home)],
-                 [uv, "pip", "install", "-q", "--python", str(home / "bin" / "python"), str(wheel)]]
+                 [uv, "pip", "install", "-q", "--python", str(interpreters.venv_python(home)), str(wheel)]]
     else:
         steps = [[str(interp.path), "-m", "venv", str(home)],
-                 [str(home / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(wheel)]]
+                 [str(interpreters.venv_python(home)), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(wheel)]]
     for step in steps:
         result = _run(step)
         if result.returncode != 0:
@@ -154,7 +155,7 @@ def test_install(wheel: Path, interp: Interpreter, *, project: str, version: str
         error = _make_env(interp, home, wheel)
         if error:
             return Outcome(result("failed", error), [("WS301", f"install failed: {error}")])
-        python = str(home / "bin" / "python")
+        python = str(interpreters.venv_python(home))
         probe = _run([python, "-c", PROBE, json.dumps(names), project], cwd=cwd)
         if probe.returncode != 0:
             return Outcome(result("failed", probe.stderr[-1500:]), [("WS301", f"probe failed: {probe.stderr[-800:]}")])
@@ -192,10 +193,12 @@ def _test_command(command: str, home: Path, cwd: Path, wheel: Path, project_dir:
                  "pass the project with --project")]
     text = command.replace("{project}", str(project_dir or "")).replace("{wheel}", str(wheel))
     env = {**without_credentials(), "VIRTUAL_ENV": str(home),
-           "PATH": os.pathsep.join([str(home / "bin"), os.environ.get("PATH", "")])}
+           "PATH": os.pathsep.join([str(interpreters.venv_scripts(home)), os.environ.get("PATH", "")])}
     env.pop("PYTHONPATH", None)
-    shell = shutil.which("bash") or "/bin/sh"
-    result = _run([shell, "-c", text], cwd=cwd, env=env, timeout=1800)
+    # Windows: cmd, as cibuildwheel runs a test command there; elsewhere bash (else sh)
+    shell = [os.environ.get("COMSPEC", "cmd.exe"), "/c"] if sys.platform == "win32" else \
+        [shutil.which("bash") or "/bin/sh", "-c"]
+    result = _run([*shell, text], cwd=cwd, env=env, timeout=1800)
     if result.returncode != 0:
         output = (result.stdout + result.stderr).strip()[-1500:]
         return [("WS305", f"`{command}` exited {result.returncode}: {output}")]

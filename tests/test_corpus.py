@@ -203,7 +203,7 @@ def test_markupsafes_release_workflow_rehearses_its_linux_jobs_and_lists_the_res
     data = json.loads(report.read_text())
     jobs = {job["name"]: job for job in data["jobs"]}
     assert [n for n, j in jobs.items() if j["status"] == "passed"] == [
-        "plan", "sdist", "build (linux-x86_64)", "verify", "publish"]
+        "route", "plan", "sdist", "build (linux-x86_64)", "verify", "publish"]
     elsewhere = {n: j["note"] for n, j in jobs.items() if j["status"] == "not-rehearsable"}
     # every other arch its cibuildwheel configuration declares, the emulated ones said to need QEMU
     assert {f"build ({s})" for s in ("linux-aarch64", "linux-armv7l", "linux-ppc64le", "linux-riscv64",
@@ -214,3 +214,20 @@ def test_markupsafes_release_workflow_rehearses_its_linux_jobs_and_lists_the_res
     assert f"markupsafe-{entry['version']}.tar.gz" in published
     assert len([n for n in published if n.endswith(".whl")]) >= 5
     assert {f["filename"]: f["sha256"] for f in data["stored"]} == published
+
+
+def test_a_tag_versioned_real_project_releases_its_tags_version_through_inits_workflow(cli, tmp_path, pinned_init):
+    """attrs 26.1.0 takes its version from its git tag (hatch-vcs): every job of init's
+    workflow checks out the tag itself, so the files carry the tag's version."""
+    entry = next(e for e in RELEASES if e["project"] == "attrs")
+    version = str(entry["version"])
+    project = _tagged_checkout(entry, tmp_path, version, workflows=True)
+    report = tmp_path / "rehearsal.json"
+    result = cli("rehearse", project, "--event", "push", "--json", report)
+    assert result.code == 0, result.err[-4000:]
+    data = json.loads(report.read_text())
+    jobs = {job["name"]: job for job in data["jobs"]}
+    assert [n for n, j in jobs.items() if j["status"] == "passed"] == [
+        "route", "plan", "sdist", "build (pure)", "verify", "publish"]
+    published = {f["filename"] for f in data["published"] if f["index"] == "pypi"}
+    assert published == {f"attrs-{version}.tar.gz", f"attrs-{version}-py3-none-any.whl"}

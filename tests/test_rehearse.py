@@ -88,6 +88,40 @@ def test_a_tag_push_of_the_c_extension_runs_every_linux_job_and_publishes_what_w
     assert "trusted publishing" in result.err and "sandbox" in result.err
 
 
+#: How the sdist, build and verify jobs checked out before: the plan's commit, which
+#: actions/checkout fetches shallow and without tags.
+COMMIT_ONLY = "${{ needs.plan.outputs.commit }}"
+TAG_OR_COMMIT = ("${{ inputs.tag && format('refs/tags/{0}', inputs.tag) || startsWith(github.ref, 'refs/tags/') "
+                 "&& github.ref || needs.plan.outputs.commit }}")
+
+
+@pytest.mark.integration
+def test_a_tag_versioned_project_releases_only_when_every_checkout_holds_the_tag(cli, tmp_path):
+    """hatch-vcs reads the version from the tag: with the old template the sdist job's
+    shallow checkout of the commit has no tag, builds another version and stops (exit 3,
+    saying so), as it would on GitHub; with init's workflow every file is the tag's."""
+    repo = _repository(tmp_path, "scmpkg", "scmpkg.toml", "v1.0.0")
+    (tmp_path / "new").mkdir()
+    result, data, jobs = _rehearse(cli, repo, tmp_path / "new", "--event", "push")
+    assert result.code == 0, result.err
+    assert _passed(jobs) == ["route", "plan", "sdist", "build (pure)", "verify", "publish"]
+    assert _names(data["published"]) == {"wheelship_demo_scm-1.0.0.tar.gz", "wheelship_demo_scm-1.0.0-py3-none-any.whl"}
+
+    workflow = repo / ".github" / "workflows" / "wheelship-release.yml"
+    old = workflow.read_text()
+    assert old.count(TAG_OR_COMMIT) == 3
+    workflow.write_text(old.replace(TAG_OR_COMMIT, COMMIT_ONLY))
+    _git(repo, "commit", "-qam", "the old template")
+    _git(repo, "tag", "-f", "v1.0.0")
+    (tmp_path / "old").mkdir()
+    result, data, jobs = _rehearse(cli, repo, tmp_path / "old", "--event", "push")
+    assert result.code == 10
+    assert jobs["sdist"]["status"] == "failed" and jobs["publish"]["status"] == "skipped"
+    assert "version error: this checkout builds wheelship-demo-scm 0.1.dev" in jobs["sdist"]["note"], jobs["sdist"]["note"]
+    assert "is 1.0.0 (tag v1.0.0)" in jobs["sdist"]["note"]
+    assert "does not hold tag v1.0.0" in jobs["sdist"]["note"]
+
+
 @pytest.mark.integration
 def test_a_published_release_releases_the_tag_to_pypi(cli, tmp_path):
     repo = _repository(tmp_path, "purepkg", "purepkg.toml", "v1.0.0", on_release=True)
@@ -265,3 +299,28 @@ def test_checkout_takes_the_ref_it_is_given(monkeypatch, tmp_path):
     assert _standin(monkeypatch, tmp_path, "checkout") == 0
     assert (workspace / "LATER").exists()
     assert _standin(monkeypatch, tmp_path, "checkout", ref="refs/tags/v7") == 1
+
+
+def test_checkout_is_as_shallow_as_the_action(monkeypatch, tmp_path):
+    """Depth 1 and no tags unless asked, as actions/checkout: a commit checked out by its
+    SHA has no tag, so a version read from tags sees what it sees on GitHub."""
+    repo = _repository(tmp_path, "purepkg", "purepkg.toml", "v1.0.0")
+    tagged = _git(repo, "rev-parse", "HEAD")
+    (repo / "LATER").write_text("x")
+    _git(repo, "add", "LATER")
+    _git(repo, "commit", "-q", "-m", "later")
+    (tmp_path / "rehearsal").mkdir()
+    (tmp_path / "rehearsal" / "source").write_text(str(repo))
+    (tmp_path / "workspace").mkdir()
+    monkeypatch.delenv("GITHUB_REF", raising=False)
+    workspace = tmp_path / "workspace"
+
+    def checked_out(**inputs: str) -> tuple[str, int]:
+        assert _standin(monkeypatch, tmp_path, "checkout", **inputs) == 0
+        return _git(workspace, "tag", "--list"), int(_git(workspace, "rev-list", "--count", "HEAD"))
+
+    assert checked_out(ref=tagged) == ("", 1)  # a commit: no tags, one commit
+    assert checked_out(ref="refs/tags/v1.0.0") == ("v1.0.0", 1)  # a tag: that tag
+    assert checked_out(ref="refs/heads/main") == ("", 1)
+    assert checked_out(ref="refs/heads/main", **{"fetch-tags": "true"}) == ("v1.0.0", 1)
+    assert checked_out(ref="refs/heads/main", **{"fetch-depth": "0"}) == ("v1.0.0", 2)

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -37,9 +37,9 @@ COMMANDS = ("fetch", "copy", "verify", "publish-verified", "publish", "status")
 class _Listener(http.server.BaseHTTPRequestHandler):
     """An index somebody else runs: it only counts who calls."""
 
-    calls: list[str] = []
+    calls: ClassVar[list[str]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         self.calls.append(self.path)
         self.send_response(404)
         self.end_headers()

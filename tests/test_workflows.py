@@ -150,9 +150,11 @@ def test_every_job_builds_the_tags_commit_and_one_tag_runs_once(kind: str) -> No
     jobs = workflow["jobs"]
     plan_checkout = next(s for s in jobs["plan"]["steps"] if s.get("uses", "").startswith("actions/checkout@"))
     assert plan_checkout["with"]["ref"] == "${{ inputs.tag && format('refs/tags/{0}', inputs.tag) || github.ref }}"
-    for name in ("sdist", "build", "verify"):
+    for name in ("sdist", "build", "verify"):  # the tag itself (tag-versioned projects read it), else the commit
         checkout = next(s for s in jobs[name]["steps"] if s.get("uses", "").startswith("actions/checkout@"))
-        assert checkout["with"]["ref"] == "${{ needs.plan.outputs.commit }}", name
+        assert checkout["with"]["ref"] == ("${{ inputs.tag && format('refs/tags/{0}', inputs.tag) || "
+                                           "startsWith(github.ref, 'refs/tags/') && github.ref || "
+                                           "needs.plan.outputs.commit }}"), name
     assert jobs["plan"]["outputs"]["commit"] == "${{ steps.plan.outputs.commit }}"
     assert workflow["concurrency"] == {"group": f"wheelship-{kind}-${{{{ inputs.tag || github.ref_name }}}}",
                                        "cancel-in-progress": False}
@@ -216,6 +218,13 @@ def test_every_run_step_works_on_every_runner_and_every_job_has_a_timeout(kind: 
         for step in job["steps"]:
             if "run" in step and bash_syntax.search(step["run"]):
                 assert step.get("shell", job_shell) == "bash", (name, step["run"])
+            if step.get("shell") == "pwsh":  # reaches PowerShell: no bash syntax at all
+                assert not bash_syntax.search(step["run"]) and "runner.os == 'Windows'" in step["if"], step
+    # the build runs under PowerShell on Windows (MSVC's linker first on PATH), bash elsewhere
+    builds = [s for s in workflow["jobs"]["build"]["steps"] if s.get("run", "").startswith("wheelship build")]
+    assert [(s["if"], s.get("shell", default_shell)) for s in builds] == [
+        ("runner.os != 'Windows'", "bash"), ("runner.os == 'Windows'", "pwsh")]
+    assert builds[0]["env"] == builds[1]["env"]
 
 
 def test_emulated_slices_get_qemu_and_others_do_not() -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from pipeline.cleanenv import without_credentials
+from pipeline.cleanenv import for_builds
 from pipeline.errors import BuildFailed, UsageError
 from pipeline.records import Slice, TestResult
 
@@ -112,7 +112,7 @@ def run_before_sdist(command: str | None, project_dir: Path, log_file: Path) -> 
         out.write(f"$ {command}\n")
         out.flush()
         result = subprocess.run([shutil.which("bash") or "/bin/sh", "-c", command], cwd=project_dir,
-                                stdout=out, stderr=subprocess.STDOUT, env=without_credentials())
+                                stdout=out, stderr=subprocess.STDOUT, env=for_builds())
     if result.returncode != 0:
         raise BuildFailed(
             f"before-sdist `{command}` failed (exit {result.returncode}) in {project_dir}; "

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from pipeline import cibwconfig
 from pipeline.builders import BuildJob, Built, tail
-from pipeline.cleanenv import without_credentials
+from pipeline.cleanenv import for_builds
 from pipeline.errors import BuildFailed
 from pipeline.planning import NATIVE_SLICES, host_slice
 from pipeline.records import Slice, TestResult, identifier_of
@@ -69,7 +69,7 @@ def image_available(engine: str, image: str) -> str | None:
         if subprocess.run([engine, "image", "inspect", image], capture_output=True, timeout=60).returncode == 0:
             return None
         log.info("pulling %s with %s (cibuildwheel needs it)", image, engine)
-        pulled = subprocess.run([engine, "pull", image], capture_output=True, text=True, timeout=900)
+        pulled = subprocess.run([engine, "pull", image], capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=900)
     except (OSError, subprocess.SubprocessError) as exc:
         return f"{engine} could not get {image}: {exc}"
     if pulled.returncode != 0:
@@ -82,9 +82,12 @@ class CibuildwheelBuilder:
     name = "cibuildwheel"
 
     def cannot_build(self, slice: Slice, project_dir: Path) -> str | None:
+        # The plan's runner assignment stands (a [runners] label is any name): what
+        # counts is this host's OS and arch, never its label.
         here = host_slice()
-        if here is None or slice.platform != NATIVE_SLICES[here].platform \
-                or slice.runner != NATIVE_SLICES[here].runner:
+        host = NATIVE_SLICES[here] if here else None
+        if host is None or slice.platform != host.platform \
+                or cibwconfig.host_arch_for(slice.platform, slice.arch) != host.arch:
             return f"{slice.platform} {slice.arch} wheels are built on a {slice.runner} runner"
         if slice.qemu and not Path(f"/proc/sys/fs/binfmt_misc/qemu-{slice.arch}").exists():
             return f"{slice.arch} wheels need QEMU, which is not registered on this host"
@@ -106,7 +109,7 @@ class CibuildwheelBuilder:
         if job.sdist is None:
             raise BuildFailed(f"slice {job.slice.name} needs the sdist to build wheels from")
         # cibuildwheel runs the project's backend and tests (on macOS and Windows, on this host): no credential
-        env = {**without_credentials(), "CIBW_BUILD": " ".join(job.slice.identifiers)}
+        env = {**for_builds(), "CIBW_BUILD": " ".join(job.slice.identifiers)}
         env.pop("CIBW_PLATFORM", None)
         tools = {"cibuildwheel": importlib.metadata.version("cibuildwheel"), "python": platform.python_version()}
         if job.slice.platform == "linux":

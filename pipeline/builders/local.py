@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pipeline import archives, interpreters, ui
 from pipeline.builders import BuildJob, Built, run_before_sdist, tail
-from pipeline.cleanenv import without_credentials
+from pipeline.cleanenv import for_builds
 from pipeline.errors import BuildFailed
 from pipeline.planning import host_slice
 from pipeline.records import Slice
@@ -134,7 +134,7 @@ def _env(job: BuildJob) -> dict[str, str]:
     uv = interpreters.uv_binary()
     if uv:
         extra.insert(0, str(Path(uv).parent))
-    env = {**without_credentials(), "PATH": os.pathsep.join([*extra, os.environ.get("PATH", "")])}
+    env = {**for_builds(), "PATH": os.pathsep.join([*extra, os.environ.get("PATH", "")])}
     if job.source_date_epoch:
         env["SOURCE_DATE_EPOCH"] = job.source_date_epoch
     return env
@@ -166,7 +166,7 @@ def _unpack(sdist: Path, dest: Path) -> Path:
 def _frontend(interpreter: interpreters.Interpreter) -> Path:
     """A cached environment with `build` for one interpreter; its python."""
     home = CACHE / "frontends" / f"{interpreter.tag}-{interpreter.full_version}"
-    python = home / "bin" / "python"
+    python = interpreters.venv_python(home)
     if python.exists():
         return python
     home.parent.mkdir(parents=True, exist_ok=True)
@@ -175,11 +175,11 @@ def _frontend(interpreter: interpreters.Interpreter) -> Path:
     try:
         if uv:
             subprocess.run([uv, "venv", "-q", "--python", str(interpreter.path), str(tmp)], check=True, capture_output=True)
-            subprocess.run([uv, "pip", "install", "-q", "--python", str(tmp / "bin" / "python"),
+            subprocess.run([uv, "pip", "install", "-q", "--python", str(interpreters.venv_python(tmp)),
                             "build>=1.2"], check=True, capture_output=True)
         else:
             subprocess.run([str(interpreter.path), "-m", "venv", str(tmp)], check=True, capture_output=True)
-            subprocess.run([str(tmp / "bin" / "python"), "-m", "pip", "install", "-q",
+            subprocess.run([str(interpreters.venv_python(tmp)), "-m", "pip", "install", "-q",
                             "build>=1.2"], check=True, capture_output=True)
     except subprocess.CalledProcessError as exc:
         shutil.rmtree(tmp, ignore_errors=True)

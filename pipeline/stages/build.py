@@ -47,8 +47,21 @@ def smoke_test(names: tuple[str, ...]) -> str:
     return f'python -c "import {", ".join(names)}"'
 
 
-def make_record(plan: Plan, slice: Slice, builder: str, built: list[Built]) -> tuple[BuildRecord, dict[str, Path]]:
-    """The record of a slice's files; raises if a file's version is not the release's."""
+def tag_note(project_dir: Path, tag: str) -> str:
+    """Whether the checkout holds the release's tag at HEAD: what tag-versioned
+    projects (setuptools-scm, hatch-vcs) compute their version from."""
+    if not tag:
+        return ""
+    if tag in (git(project_dir, "tag", "--points-at", "HEAD") or "").split():
+        return f"; the checkout holds tag {tag} at HEAD"
+    return (f"; the checkout does not hold tag {tag} at HEAD, so a version read from git tags cannot see it "
+            f"(check out refs/tags/{tag}, or fetch the tags)")
+
+
+def make_record(plan: Plan, slice: Slice, builder: str, built: list[Built],
+                checkout: str = "") -> tuple[BuildRecord, dict[str, Path]]:
+    """The record of a slice's files; raises if a file's version is not the release's,
+    adding `checkout` (what `tag_note` says) to the message."""
     artifacts, files = [], {}
     host = host_description()
     _one_file_per_identifier(slice, built)
@@ -56,7 +69,8 @@ def make_record(plan: Plan, slice: Slice, builder: str, built: list[Built]) -> t
         _name, version = distribution_of(item.path.name)
         if version != plan.version:
             raise VersionMismatch(
-                f"{item.path.name} has version {version}, but the release is {plan.version} (tag {plan.tag})",
+                f"{item.path.name} has version {version}, but the release is {plan.version} (tag {plan.tag})"
+                + checkout,
                 hint="the build backend computed another version; check dynamic versioning and the tag",
             )
         artifacts.append(Artifact(
@@ -146,7 +160,8 @@ class Build:
             if s.name != "sdist" and sdist is None:
                 sdist = self._sdist(ctx, plan, job)
             built = builder.build(replace(job, slice=s, sdist=sdist))
-            record, files = make_record(plan, s, builder.name, built)
+            record, files = make_record(plan, s, builder.name, built,
+                                        tag_note(project_dir, plan.tag if plan.tagged else ""))
             _not_made_twice(record, [*state.artifacts, *(a for r, _ in ctx.built for a in r.artifacts)])
             if s.name == "sdist":
                 sdist = built[0].path

@@ -29,7 +29,7 @@ def _payload(path: Path | None) -> dict[str, Any]:
     if path is None:
         return {}
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot read the event file {path}: {exc}") from None
     return data if isinstance(data, dict) else {}

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from pathlib import Path
 
 from packaging.version import Version
 
 from pipeline.context import Context
-from pipeline.errors import IntegrityError, UsageError
+from pipeline.errors import IntegrityError, UsageError, VersionMismatch
+from pipeline.git import git
 from pipeline.project import load_project
 from pipeline.records import Plan as PlanRecord
 from pipeline.runs import Runs
@@ -94,6 +96,41 @@ class LoadForBuild:
         if not ctx.options.run_id:
             raise UsageError("build needs --run-id", hint="`wheelship plan` prints the run id")
         project = ctx.project = load_project(ctx.options.project_dir, log_file=ctx.workdir / "metadata-hook.log")
-        state = Runs(ctx.store, project.canonical_name, str(project.version)).read(ctx.options.run_id)
+        runs = Runs(ctx.store, project.canonical_name, str(project.version))
+        if ctx.options.run_id not in runs.run_ids():
+            _planned_at_another_version(ctx, project.canonical_name, str(project.version), project.version_source)
+        state = runs.read(ctx.options.run_id)
         ctx.state, ctx.plan = state, state.plan
+        _at_planned_commit(ctx.options.project_dir, state.plan)
         log.info("building for run %s of %s %s", state.run_id, state.plan.project, state.plan.version)
+
+
+def _at_planned_commit(project_dir: Path, plan: PlanRecord) -> None:
+    """A build job builds the commit the plan recorded; raises `VersionMismatch` when the
+    checkout is elsewhere (a tag moved after planning, a branch that moved on)."""
+    head = git(project_dir, "rev-parse", "HEAD")
+    if plan.commit and head and head != plan.commit:
+        raise VersionMismatch(
+            f"the checkout in {project_dir} is at commit {head[:12]}, but run {plan.run_id} was planned at "
+            f"{plan.commit[:12]}" + (f" (tag {plan.tag})" if plan.tagged else ""),
+            hint="check out the tag (or the planned commit) the plan job built; if the tag was moved, release again",
+        )
+
+
+def _planned_at_another_version(ctx: Context, project: str, version: str, source: str) -> None:
+    """Raise `VersionMismatch` when the run exists for another version of the project:
+    this checkout computes a version other than the plan's (a tag-versioned project
+    checked out without its tag)."""
+    from pipeline.stages.build import tag_note
+
+    run_id = ctx.options.run_id
+    assert run_id is not None and ctx.options.project_dir is not None
+    suffix = f"/{run_id}/plan.json"
+    planned = [key.split("/")[1] for key in ctx.store.list(f"{project}/") if key.endswith(suffix)]
+    if planned:
+        state = Runs(ctx.store, project, planned[0]).read(run_id)
+        raise VersionMismatch(
+            f"this checkout builds {project} {version} ({source}), but run {run_id} is {planned[0]} "
+            f"(tag {state.plan.tag})" + tag_note(ctx.options.project_dir, state.plan.tag if state.plan.tagged else ""),
+            hint=f"check out the tag the plan built (refs/tags/{state.plan.tag}), as init's workflow does",
+        )

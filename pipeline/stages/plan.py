@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import platform
 from dataclasses import replace
 from pathlib import Path
 
@@ -56,6 +57,13 @@ def checked_out_commit(root: Path, tag: str | None) -> str:
     return head
 
 
+def local_builds(builder: str) -> bool:
+    """Whether a host plan is narrowed to what the local builder can make: the local
+    builder's own, or `auto` on Linux. On macOS and Windows the local builder makes no
+    wheel, so `auto` means cibuildwheel there, for the host's whole slice."""
+    return builder == "local" or (builder == "auto" and platform.system() == "Linux")
+
+
 def github_matrix(plan: PlanRecord) -> dict[str, list[dict[str, str]]]:
     """The build jobs' ``strategy.matrix``: one entry per slice."""
     return {"include": [{"slice": s.name, "runner": s.runner, "platform": s.platform, "qemu": s.arch if s.qemu else ""}
@@ -99,7 +107,7 @@ class Plan:
             commit=checked_out_commit(project.root, request.tag if tagged else None),
             written_by=__version__,
             slices=plan_slices(project, native, ctx.spec.slices, host_only=ctx.options.host_only,
-                               local_builder=ctx.options.builder != "cibuildwheel", runners=ctx.spec.runners),
+                               local_builder=local_builds(ctx.options.builder), runners=ctx.spec.runners),
         )
         if ctx.options.slice and plan.slice(ctx.options.slice) is None:
             raise UsageError(f"the plan has no slice {ctx.options.slice!r}",
@@ -190,7 +198,7 @@ def _github_output(plan: PlanRecord) -> None:
     path = os.environ.get("GITHUB_OUTPUT")
     if not path:
         return
-    with open(path, "a") as fh:
+    with open(path, "a", encoding="utf-8") as fh:
         fh.write(f"matrix={json.dumps(github_matrix(plan), separators=(',', ':'))}\n")
         wheels = {"include": [m for m in github_matrix(plan)["include"] if m["slice"] != "sdist"]}
         fh.write(f"wheel-matrix={json.dumps(wheels, separators=(',', ':'))}\n")

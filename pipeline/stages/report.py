@@ -133,7 +133,7 @@ class Report:
         _table(data)
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if summary:
-            with open(summary, "a") as fh:
+            with open(summary, "a", encoding="utf-8") as fh:
                 fh.write(step_summary(ctx.need_plan(), data))
 
 

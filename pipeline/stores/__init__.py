@@ -36,12 +36,28 @@ class Store(Protocol):
         """Every key below `prefix`."""
 
 
+def folder_of(url: str) -> Path:
+    """The folder a ``file:`` URL names: RFC 8089 (``file:///C:/x``, ``file:///home/x``,
+    what `Path.as_uri()` makes, percent-escapes decoded) and the plain forms wheelship has
+    always taken (``file://relative/path``, ``file://C:/x``)."""
+    import re
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(url)
+    if parts.netloc and parts.netloc not in ("localhost",) and not re.fullmatch(r"[A-Za-z]:", parts.netloc):
+        return Path(unquote(parts.netloc + parts.path))  # file://relative/path: a relative folder
+    path = unquote(parts.path if not re.fullmatch(r"[A-Za-z]:", parts.netloc) else parts.netloc + parts.path)
+    if re.match(r"/[A-Za-z]:[/\\]", path):  # /C:/x is the drive C: on Windows
+        path = path[1:]
+    return Path(path or ".")
+
+
 def open_store(url: str, *, endpoint_url: str | None = None, region: str | None = None, attempts: int = 10) -> Store:
     """Open the store a URL names: ``file://PATH`` or ``s3://BUCKET/PREFIX``."""
-    if url.startswith("file://"):
+    if url.startswith("file:"):
         from pipeline.stores.directory import DirectoryStore
 
-        return DirectoryStore(Path(url.removeprefix("file://")))
+        return DirectoryStore(folder_of(url))
     if url.startswith("s3://"):
         from pipeline.stores.s3 import S3Store
 

@@ -17,12 +17,14 @@ class DirectoryStore:
     """Objects are files under `root`; every write goes through a temp file."""
 
     def __init__(self, root: Path) -> None:
-        self.root = root.expanduser().absolute()
-        self.url = f"file://{self.root}"
+        # resolved once: a root behind a symlink or a short name (macOS /tmp and
+        # /var/folders, Windows RUNNER~1) is compared and listed as the real folder
+        self.root = root.expanduser().resolve()
+        self.url = self.root.as_uri()
 
     def _path(self, key: str) -> Path:
         path = (self.root / key).resolve()
-        if not path.is_relative_to(self.root.resolve()):
+        if not path.is_relative_to(self.root):
             raise StoreError(f"refusing key {key!r}: it leaves the store folder")
         return path
 
@@ -71,8 +73,8 @@ class DirectoryStore:
         base = self._path(prefix) if prefix else self.root
         if not base.is_dir():
             return []
-        return sorted(
-            str(p.relative_to(self.root))
+        return sorted(  # keys are POSIX on every OS, as in S3
+            p.relative_to(self.root).as_posix()
             for p in base.rglob("*")
             if p.is_file() and not p.name.startswith(".")
         )
