@@ -8,6 +8,7 @@ installed wheel and not a source tree.
 
 from __future__ import annotations
 
+import email.parser
 import functools
 import json
 import logging
@@ -26,7 +27,7 @@ from packaging.tags import platform_tags
 from packaging.utils import parse_wheel_filename
 from packaging.version import Version
 
-from pipeline import interpreters
+from pipeline import importnames, interpreters
 from pipeline.cleanenv import without_credentials
 from pipeline.interpreters import Interpreter
 from pipeline.records import TestResult
@@ -73,18 +74,36 @@ class Outcome:
 
 
 def import_names_of(wheel: Path) -> tuple[str, ...]:
-    """The top-level importable names a wheel installs."""
-    names: set[str] = set()
+    """What a wheel puts on the import path (pipeline.importnames): its PEP 794
+    Import-Name metadata, else its top-level modules and packages, a namespace's
+    packages inside it, read from the wheel's own files as they install."""
     with zipfile.ZipFile(wheel) as archive:
-        for entry in archive.namelist():
-            top = entry.split("/")[0]
-            if top.endswith((".dist-info", ".data")):
-                continue
-            if "/" in entry:
-                names.add(top)
-            else:
-                names.add(top.split(".")[0])
-    return tuple(sorted(n for n in names if n.isidentifier()))
+        names = archive.namelist()
+        metadata = next((n for n in names if n.count("/") == 1 and n.endswith(".dist-info/METADATA")), None)
+        if metadata is not None and archive.getinfo(metadata).file_size < (16 << 20):
+            declared = email.parser.BytesParser().parsebytes(archive.read(metadata)).get_all("Import-Name") or []
+            if any(n.split(";")[0].strip() for n in declared):
+                return tuple(n.split(";")[0].strip() for n in declared if n.split(";")[0].strip())
+        installed = {path: name for name in names if not name.endswith("/")
+                     for path in [_installed_path(name)] if path is not None}
+
+        def read(path: str) -> str:
+            info = archive.getinfo(installed[path])
+            return archive.read(info).decode("utf-8", "replace") if info.file_size < (1 << 20) else ""
+
+        return importnames.import_names(list(installed), read)
+
+
+def _installed_path(name: str) -> str | None:
+    """Where a wheel's entry lands, relative to site-packages (purelib and platlib
+    folded in), or None for metadata, scripts, headers and data."""
+    first, _, rest = name.partition("/")
+    if first.endswith(".dist-info"):
+        return None
+    if first.endswith(".data"):
+        kind, _, inner = rest.partition("/")
+        return inner if kind in ("purelib", "platlib") and inner else None
+    return name
 
 
 @functools.cache

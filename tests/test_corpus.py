@@ -108,6 +108,14 @@ def test_a_projects_own_names_and_shared_namespaces_never_shadow(cli, tmp_path, 
     assert not [f for f in found if f["code"] in ("WS406", "WS407")], found
 
 
+@pytest.mark.parametrize("filename", ["toml-0.10.2.tar.gz", "defusedxml-0.7.1.tar.gz"])
+def test_a_folded_description_is_unfolded_before_it_is_rendered(cli, tmp_path, filename):
+    """Metadata 1.x keeps the description in a folded `Description:` header (8 spaces, or
+    7 and `|`); rendered folded, reStructuredText breaks (WS101), though PyPI renders both."""
+    sdist = _file(filename)
+    assert not [f for f in _findings(cli, tmp_path, sdist) if f["code"] == "WS101"]
+
+
 def test_a_distribution_that_owns_a_generic_name_is_not_flagged(cli, tmp_path):
     wheel = _file(next(str(e["filename"]) for e in entries("regressions.json") if e["project"] == "build"))
     assert not [f for f in _findings(cli, tmp_path, wheel) if f["code"] == "WS406"]

@@ -29,7 +29,7 @@ class BuildJob:
     native: bool
     requires_python: str | None
     test_command: str | None  # the buildspec's, if it sets one
-    smoke_test: str  # an import of the project's import names
+    smoke_test: str  # imports the wheel's own import names (pipeline.importnames)
     source_date_epoch: str | None
     before_sdist: str | None = None  # the buildspec's command that prepares generated sources
 

@@ -51,9 +51,25 @@ def read_metadata(path: Path, limits: Limits = DEFAULT_LIMITS) -> DistMetadata:
     return DistMetadata(parse_fields(pkg_info), frozenset())
 
 
+def description_of(fields: email.message.Message) -> str:
+    """The long description: the message body (metadata 2.1 and later), else the
+    ``Description`` header unfolded as the core metadata specification says: each line
+    after the first carries 7 spaces and ``|`` (setuptools) or 8 spaces (distutils)
+    before its text. The parser keeps that folding; rendered as it is, every line is
+    indented and reStructuredText breaks (toml 0.10.2, defusedxml 0.7.1)."""
+    body = fields.get_payload()
+    if isinstance(body, str) and body.strip():
+        return body
+    header = str(fields.get("Description") or "")
+    first, *rest = header.split("\n")
+    unfolded = [line[8:] if line.startswith(("       |", "        ")) else line.lstrip() if not line.strip() else line
+                for line in rest]
+    return "\n".join([first, *unfolded])
+
+
 def description_gaps(fields: email.message.Message) -> list[str]:
     """What `twine check --strict` reports but PyPI accepts: no description, no content type."""
-    description = str(fields.get_payload() or fields.get("Description") or "").strip()
+    description = description_of(fields).strip()
     gaps = []
     if fields.get("Description-Content-Type") is None:
         gaps.append("Description-Content-Type is missing; PyPI then renders the description as "
@@ -68,7 +84,7 @@ def render_problems(fields: email.message.Message) -> list[str]:
     import readme_renderer.markdown
     import readme_renderer.rst
 
-    description = str(fields.get_payload() or fields.get("Description") or "")
+    description = description_of(fields)
     if not description.strip() or description.strip() == "UNKNOWN":
         return []
     kind = (fields.get("Description-Content-Type") or "text/x-rst").split(";")[0].strip()

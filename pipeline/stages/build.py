@@ -11,7 +11,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from pipeline import builders
+from pipeline import builders, importnames
 from pipeline.builders import BuildJob, Built
 from pipeline.context import Context
 from pipeline.errors import BuildFailed, UsageError, VersionMismatch
@@ -28,23 +28,6 @@ def source_date_epoch(project_dir: Path) -> str | None:
     if os.environ.get("SOURCE_DATE_EPOCH"):
         return os.environ["SOURCE_DATE_EPOCH"]
     return git(project_dir, "log", "-1", "--format=%ct", timeout=10)
-
-
-def guess_import_names(project_dir: Path, project: str) -> tuple[str, ...]:
-    """Top-level packages in the source tree, else the project's name as a module."""
-    found: list[str] = []
-    for base in (project_dir / "src", project_dir):
-        for init in sorted(base.glob("*/__init__.py")):
-            name = init.parent.name
-            if name.isidentifier() and name not in ("tests", "test", "docs", "examples", "build"):
-                found.append(name)
-        if found:
-            break
-    return tuple(found) or (project.replace("-", "_"),)
-
-
-def smoke_test(names: tuple[str, ...]) -> str:
-    return f'python -c "import {", ".join(names)}"'
 
 
 def tag_note(project_dir: Path, tag: str) -> str:
@@ -149,10 +132,9 @@ class Build:
             return
         out = ctx.workdir / "dist"
         out.mkdir(parents=True, exist_ok=True)
-        names = plan.import_names or guess_import_names(project_dir, plan.project)
         job = BuildJob(project_dir=project_dir, slice=todo[0], sdist=None, outdir=out, logdir=ctx.workdir,
                        native=plan.native, requires_python=plan.requires_python, test_command=plan.test_command,
-                       smoke_test=smoke_test(names), source_date_epoch=source_date_epoch(project_dir),
+                       smoke_test=importnames.smoke_command(plan.project, plan.import_names), source_date_epoch=source_date_epoch(project_dir),
                        before_sdist=ctx.spec.before_sdist)
         sdist = None
         for s in todo:

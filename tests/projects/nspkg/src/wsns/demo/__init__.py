@@ -1,0 +1,5 @@
+"""A package inside the namespace wsns."""
+
+
+def answer() -> int:
+    return 42
