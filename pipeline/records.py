@@ -97,7 +97,7 @@ class TestResult:
 
     __test__ = False  # not a pytest class
 
-    status: str  # "passed" | "failed" | "untested" (a builder that did not test it says why in detail)
+    status: str  # "passed" | "failed" | "untested" | "not-run" (imported, but the project's tests could not run here; detail says why)
     host: str
     interpreter: str
     how: str

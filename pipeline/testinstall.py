@@ -138,15 +138,34 @@ def _run(command: list[str], *, cwd: Path | str | None = None, env: dict[str, st
                           env=without_credentials() if env is None else env, timeout=timeout)
 
 
-def _make_env(interp: Interpreter, home: Path, wheel: Path) -> str | None:
-    """Create the environment and install the wheel; an error text, or None."""
+@dataclass(frozen=True, kw_only=True)
+class ProjectTests:
+    """The project's own tests for one wheel, run after its imports as cibuildwheel
+    runs them: the wheel with `extras`, then `requires` and the dependency `groups`,
+    `sources` copied from the project into the empty folder the command runs in."""
+
+    __test__ = False  # not a pytest class
+
+    command: str
+    owner: str  # whose command it is, said in the record
+    requires: tuple[str, ...] = ()
+    extras: str = ""
+    sources: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    not_run: str = ""  # why it cannot run here: recorded "not-run", never "passed"
+
+
+def _make_env(interp: Interpreter, home: Path, wheel: Path, extra: list[str] | None = None) -> str | None:
+    """Create the environment and install the wheel (and `extra` requirements); an
+    error text, or None."""
+    python = str(interpreters.venv_python(home))
     uv = interpreters.uv_binary()
-    if uv:
-        steps = [[uv, "venv", "-q", "--python", str(interp.path), str(home)],
-                 [uv, "pip", "install", "-q", "--python", str(interpreters.venv_python(home)), str(wheel)]]
-    else:
-        steps = [[str(interp.path), "-m", "venv", str(home)],
-                 [str(interpreters.venv_python(home)), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(wheel)]]
+    install = [uv, "pip", "install", "-q", "--python", python] if uv else \
+        [python, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    steps = [[uv, "venv", "-q", "--python", str(interp.path), str(home)] if uv else
+             [str(interp.path), "-m", "venv", str(home)], [*install, str(wheel)]]
+    if extra:
+        steps.append([*install, *extra])
     for step in steps:
         result = _run(step)
         if result.returncode != 0:
@@ -155,13 +174,13 @@ def _make_env(interp: Interpreter, home: Path, wheel: Path) -> str | None:
 
 
 def test_install(wheel: Path, interp: Interpreter, *, project: str, version: str,
-                 import_names: tuple[str, ...], test_command: str | None,
+                 import_names: tuple[str, ...], tests: ProjectTests | None,
                  project_dir: Path | None = None) -> Outcome:
     """Install `wheel` in a fresh environment for `interp`, import it, run the tests."""
     names = import_names or import_names_of(wheel)
     how = f"{'uv' if interpreters.uv_binary() else 'venv + pip'} install; import {', '.join(names) or '(nothing)'}"
-    if test_command:
-        how += f"; {test_command}"
+    if tests:
+        how += f"; {tests.owner}: {tests.command}"
     host = host_description()
 
     def result(status: str, detail: str = "") -> TestResult:
@@ -171,7 +190,10 @@ def test_install(wheel: Path, interp: Interpreter, *, project: str, version: str
     with tempfile.TemporaryDirectory(prefix="wheelship-test-") as tmp:
         home, cwd = Path(tmp) / "env", Path(tmp) / "cwd"
         cwd.mkdir()
-        error = _make_env(interp, home, wheel)
+        runs = tests is not None and not tests.not_run
+        extras = tests.extras if tests is not None and runs else ""
+        error = _make_env(interp, home, Path(f"{wheel}[{extras}]") if extras else wheel,
+                          _requirements(tests, project_dir) if runs else None)
         if error:
             return Outcome(result("failed", error), [("WS301", f"install failed: {error}")])
         python = str(interpreters.venv_python(home))
@@ -179,10 +201,43 @@ def test_install(wheel: Path, interp: Interpreter, *, project: str, version: str
         if probe.returncode != 0:
             return Outcome(result("failed", probe.stderr[-1500:]), [("WS301", f"probe failed: {probe.stderr[-800:]}")])
         problems = _compare(json.loads(probe.stdout), version)
-        if test_command and not any(code == "WS302" for code, _ in problems):
-            problems += _test_command(test_command, home, cwd, wheel, project_dir)
+        if tests and runs and not any(code == "WS302" for code, _ in problems):
+            _copy_sources(tests.sources, project_dir, cwd)
+            problems += _test_command(tests.command, home, cwd, wheel, project_dir)
         detail = "; ".join(message for _, message in problems)
+        if not problems and tests and tests.not_run:
+            return Outcome(result("not-run", f"{tests.owner} not run: {tests.not_run}"), [])
         return Outcome(result("failed" if problems else "passed", detail), problems)
+
+
+def _requirements(tests: ProjectTests | None, project_dir: Path | None) -> list[str]:
+    """`test-requires` and the requirements of `test-groups` (the project's PEP 735
+    dependency groups, resolved as cibuildwheel resolves them)."""
+    if tests is None:
+        return []
+    wanted = list(tests.requires)
+    if tests.groups and project_dir is not None:
+        import tomllib
+
+        from dependency_groups import resolve
+
+        groups = tomllib.loads((project_dir / "pyproject.toml").read_text(encoding="utf-8")).get("dependency-groups", {})
+        wanted += resolve(groups, *tests.groups)
+    return wanted
+
+
+def _copy_sources(sources: tuple[str, ...], project_dir: Path | None, cwd: Path) -> None:
+    """cibuildwheel's `test-sources`: files and folders of the project, copied into the
+    folder the test command runs in."""
+    for source in sources:
+        if project_dir is None:
+            continue
+        origin, target = project_dir / source, cwd / source
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if origin.is_dir():
+            shutil.copytree(origin, target, dirs_exist_ok=True)
+        elif origin.is_file():
+            shutil.copy2(origin, target)
 
 
 def _compare(found: dict[str, Any], version: str) -> list[tuple[str, str]]:
@@ -210,7 +265,8 @@ def _test_command(command: str, home: Path, cwd: Path, wheel: Path, project_dir:
     if "{project}" in command and project_dir is None:
         return [("WS305", "the test command uses {project}, but no project folder is at hand; "
                  "pass the project with --project")]
-    text = command.replace("{project}", str(project_dir or "")).replace("{wheel}", str(wheel))
+    text = command.replace("{project}", str(project_dir or "")).replace("{package}", str(project_dir or "")) \
+        .replace("{wheel}", str(wheel))
     env = {**without_credentials(), "VIRTUAL_ENV": str(home),
            "PATH": os.pathsep.join([str(interpreters.venv_scripts(home)), os.environ.get("PATH", "")])}
     env.pop("PYTHONPATH", None)

@@ -70,7 +70,7 @@ def bench_test_install(runs: int) -> dict[str, float]:
         def one(wheel: Path) -> None:
             name, version = distribution_of(wheel.name)
             outcome = test_install(wheel, python, project=name, version=version, import_names=imports[wheel],
-                                   test_command=None)
+                                   tests=None)
             assert outcome.test.status == "passed", outcome.test.detail
 
         with ThreadPoolExecutor(os.cpu_count() or 1) as pool:

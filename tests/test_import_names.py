@@ -75,3 +75,31 @@ def test_a_broken_package_inside_a_namespace_stops_the_release(cli, sandbox_env,
     failed = cli("release", project, "--tag", "v1.0.0", "--dry-run", "--store", file_store)
     assert failed.code == 5, failed.err
     assert "WS302 import-failed" in failed.err and "import wsns.demo failed: SyntaxError" in failed.err
+
+
+@pytest.mark.integration
+def test_the_projects_cibuildwheel_tests_run_when_the_local_builder_built_the_wheel(cli, sandbox_env, file_store,
+                                                                                     tmp_path):
+    """[tool.cibuildwheel] is the authority on testing wherever a wheel is built: its
+    test-command, test-sources, test-extras and test-groups run in verify's test-install;
+    a test-skip that matches is recorded "not-run", never "passed"."""
+    project = copy_project("cibwtests", tmp_path)
+    report = tmp_path / "report.json"
+    ok = cli("release", project, "--tag", "v1.0.0", "--dry-run", "--store", file_store, "--json", report)
+    assert ok.code == 0, ok.err
+    wheel = next(f for f in json.loads(report.read_text())["files"] if f["name"].endswith(".whl"))
+    assert wheel["test"]["status"] == "passed"
+    assert "the project's cibuildwheel test-command: python tests/check_installed.py {project}" in wheel["test"]["how"]
+
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + 'test-skip = "*"\n')
+    skipped = cli("release", project, "--tag", "v1.0.0", "--dry-run", "--store", file_store, "--json", report)
+    assert skipped.code == 0, skipped.err
+    wheel = next(f for f in json.loads(report.read_text())["files"] if f["name"].endswith(".whl"))
+    assert wheel["test"]["status"] == "not-run"
+    assert "not run: cibuildwheel's test-skip (*) matches py3-none-any" in wheel["test"]["detail"]
+
+    pyproject.write_text(pyproject.read_text().replace('test-skip = "*"\n', ""))
+    (project / "tests" / "check_installed.py").write_text("raise SystemExit('the project says: broken')\n")
+    failed = cli("release", project, "--tag", "v1.0.0", "--dry-run", "--store", file_store)
+    assert failed.code == 5 and "WS305 test-command" in failed.err and "the project says: broken" in failed.err

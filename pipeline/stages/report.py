@@ -100,7 +100,8 @@ def grid(plan: Plan, data: dict[str, Any]) -> str:
                 published = f["publish"]
                 cell = " · ".join([
                     "✅ built",
-                    {"passed": "✅ tested", "failed": "❌ test failed"}.get(test or "", "⏳ untested"),
+                    {"passed": "✅ tested", "failed": "❌ test failed",
+                     "not-run": "⚠️ imported, tests not run"}.get(test or "", "⏳ untested"),
                     PUBLISHED_CELL.get(published or "", "⏳ not published"),
                 ])
             rows.setdefault(_python_of(identifier), {})[s.name] = cell

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
-from pipeline import testinstall, ui
+from pipeline import cibwconfig, testinstall, ui
 from pipeline.checks import Findings
 from pipeline.checks.completeness import check_completeness
 from pipeline.checks.files import check_files
@@ -49,7 +49,7 @@ def _test_all(plan: Plan, wheels: list[Artifact], files: dict[str, Path], findin
     def one(item: tuple[Artifact, Interpreter]) -> testinstall.Outcome:
         wheel, interp = item
         return testinstall.test_install(files[wheel.name], interp, project=plan.project, version=plan.version,
-                                        import_names=spec.import_names, test_command=spec.test_command,
+                                        import_names=spec.import_names, tests=project_tests(spec, project_dir, wheel),
                                         project_dir=project_dir)
 
     workers = max(1, min(len(runnable), os.cpu_count() or 1))
@@ -60,6 +60,30 @@ def _test_all(plan: Plan, wheels: list[Artifact], files: dict[str, Path], findin
                 findings.add(code, wheel.name, message)
             advance(f"{wheel.name}: {outcome.test.status}")
     return results
+
+
+def project_tests(spec: Spec, project_dir: Path | None, wheel: Artifact) -> testinstall.ProjectTests | None:
+    """The tests a test-install runs after the imports: the buildspec's test command,
+    else the project's cibuildwheel test settings for this wheel's identifier (read by
+    cibuildwheel's own options machinery), unless cibuildwheel ran them on the wheel's
+    own runner already."""
+    if spec.test_command:
+        return testinstall.ProjectTests(command=spec.test_command, owner="the buildspec's test-command")
+    ran = wheel.test is not None and wheel.test.status == "passed" and wheel.test.how.startswith("cibuildwheel test")
+    if project_dir is None or ran:
+        return None
+    platform = "macos" if "macosx" in wheel.identifier else "windows" if "-win" in wheel.identifier else "linux"
+    opts = cibwconfig.options(project_dir, platform)
+    build = opts.build_options(wheel.identifier)
+    if not build.test_command:
+        return None
+    owner = "the project's cibuildwheel test-command"
+    if not opts.globals.test_selector(wheel.identifier):
+        return testinstall.ProjectTests(command=build.test_command, owner=owner, not_run=(
+            f"cibuildwheel's test-skip ({opts.globals.test_selector.skip_config}) matches {wheel.identifier}"))
+    return testinstall.ProjectTests(command=build.test_command, owner=owner, requires=tuple(build.test_requires),
+                                    extras=build.test_extras.strip("[]"), sources=tuple(build.test_sources),
+                                    groups=tuple(build.test_groups))
 
 
 def verified_already(state: RunState) -> bool:
