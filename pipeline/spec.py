@@ -243,8 +243,14 @@ def env_name(key: str) -> str:
     return "WHEELSHIP_" + key.upper().replace("-", "_")
 
 
+#: Characters a typist mistakes for each other: a check code typed with a letter O.
+LOOKALIKES = str.maketrans({"O": "0", "o": "0", "I": "1", "l": "1"})
+
+
 def _did_you_mean(key: str, known: Any) -> str:
-    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.5)
+    candidates = list(known)
+    alike = [k for k in candidates if k.translate(LOOKALIKES) == key.translate(LOOKALIKES)]
+    close = alike or difflib.get_close_matches(key, candidates, n=1, cutoff=0.5)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
