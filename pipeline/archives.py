@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from pipeline.errors import IntegrityError, VerificationFailed
 
@@ -185,8 +185,16 @@ def _count_members(fh: BinaryIO, limits: Limits) -> None:
 def _admit_zip(wheel: zipfile.ZipFile, packed: int, limits: Limits) -> None:
     total = 0
     for count, info in enumerate(wheel.infolist()):
-        if info.flag_bits & 0x1:
+        if not info.filename:
+            raise Unreadable(f"member {count + 1} of the central directory has no name; the wheel is damaged")
+        if info.flag_bits & (0x1 | 0x40):
             raise Unreadable(f"{info.filename} is encrypted; a wheel's members are plain")
+        if info.flag_bits & 0x20:
+            raise Unreadable(f"{info.filename} is compressed patched data (ZIP flag bit 5), which no installer "
+                             "reads; a wheel's members are stored or deflated")
+        if not 0 <= info.header_offset < packed:
+            raise Unreadable(f"the central directory places {info.filename} at byte {info.header_offset:,}, "
+                             f"outside the file's {packed:,} bytes; the wheel is damaged or truncated")
         if info.compress_type not in ZIP_METHODS:
             raise Unreadable(f"{info.filename} uses ZIP compression method {info.compress_type}; "
                              "PyPI accepts only stored (0) and deflated (8) members")
@@ -195,11 +203,18 @@ def _admit_zip(wheel: zipfile.ZipFile, packed: int, limits: Limits) -> None:
     _check_ratio("the whole wheel", total, packed, limits)
 
 
-def _unreadable_wheel(exc: BaseException) -> Unreadable:
+def _unreadable_wheel(exc: BaseException, member: str | None = None) -> Unreadable:
     if isinstance(exc, zipfile.BadZipFile) and "not a zip file" in str(exc):
         return Unreadable("not a ZIP archive (or a truncated one), which a wheel is: build it with a PEP 517 "
                           "frontend (python -m build), or download it again")
-    return Unreadable(f"the wheel is damaged ({type(exc).__name__}: {exc}); build or download it again")
+    where = f" at {member}" if member else ""
+    return Unreadable(f"the wheel is damaged{where} ({type(exc).__name__}: {exc}); build or download it again")
+
+
+#: What zipfile raises opening a member whose local header contradicts the central
+#: directory or is damaged: a bad signature or name, an offset before the file's start,
+#: a name that is not the UTF-8 its flag says, a feature (flag bits) it does not read.
+_MEMBER_ERRORS = (zipfile.BadZipFile, OSError, EOFError, UnicodeDecodeError, NotImplementedError)
 
 
 @contextmanager
@@ -225,15 +240,29 @@ def open_wheel(path: Path, limits: Limits = DEFAULT_LIMITS) -> Iterator[zipfile.
                 raise _unreadable_wheel(exc) from None
 
 
+@contextmanager
+def open_member(wheel: zipfile.ZipFile, member: str | zipfile.ZipInfo) -> Iterator[IO[bytes]]:
+    """A member of a wheel from `open_wheel` (its size checked there), to read. Raises
+    `Unreadable` naming the member when its local header is damaged; a damaged body
+    raises when read, and `open_wheel` turns that into `Unreadable` too."""
+    name = member.filename if isinstance(member, zipfile.ZipInfo) else member
+    try:
+        fh = wheel.open(member)
+    except _MEMBER_ERRORS as exc:
+        raise _unreadable_wheel(exc, name) from None
+    with fh:
+        yield fh
+
+
 def read_member(wheel: zipfile.ZipFile, name: str, most: int = -1) -> bytes:
-    """A member of a wheel from `open_wheel` (its size checked there), or its first `most` bytes."""
-    with wheel.open(name) as fh:
+    """A member of a wheel from `open_wheel`, or its first `most` bytes."""
+    with open_member(wheel, name) as fh:
         return fh.read(most)
 
 
 def member_chunks(wheel: zipfile.ZipFile, name: str) -> Iterator[bytes]:
     """A member of a wheel from `open_wheel`, a chunk at a time."""
-    with wheel.open(name) as fh:
+    with open_member(wheel, name) as fh:
         while chunk := fh.read(CHUNK):
             yield chunk
 
@@ -302,11 +331,12 @@ def is_pkg_info(name: str) -> bool:
 
 
 @contextmanager
-def _open_tar(path: Path, limits: Limits) -> Iterator[tuple[tarfile.TarFile, _Capped]]:
+def _open_tar(path: Path, limits: Limits, tarinfo: type[tarfile.TarInfo] = tarfile.TarInfo,
+              ) -> Iterator[tuple[tarfile.TarFile, _Capped]]:
     with path.open("rb") as raw:
         stream = _Capped(raw, limits)
         try:
-            with tarfile.open(fileobj=stream, mode="r:") as tar:
+            with tarfile.open(fileobj=stream, mode="r:", tarinfo=tarinfo) as tar:
                 yield tar, stream
         finally:
             stream.close()
@@ -320,6 +350,8 @@ def _unreadable_sdist(exc: BaseException) -> Unreadable:
         return Unreadable("the gzip stream ends early: the file is truncated; build or download it again")
     if isinstance(exc, tarfile.TarError):
         return Unreadable(f"not a tar archive inside its gzip ({exc}); build it with python -m build --sdist")
+    if isinstance(exc, ValueError):
+        return Unreadable(f"a tar header in it cannot be read ({exc}); build it with python -m build --sdist")
     return Unreadable(f"the sdist is damaged ({type(exc).__name__}: {exc}); build or download it again")
 
 
@@ -342,16 +374,70 @@ def scan_sdist(path: Path, limits: Limits = DEFAULT_LIMITS) -> SdistListing:
             stream.passing = "the end of the archive"
             while stream.read(CHUNK):
                 pass
-    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+    # ValueError: tarfile reads some pax values with int() and lets its error out (GNU.sparse.map=abc)
+    except (tarfile.TarError, OSError, EOFError, zlib.error, ValueError) as exc:
         raise _unreadable_sdist(exc) from None
     return SdistListing(tuple(members), pkg_info)
 
 
+class NegativeSize(Unreadable):
+    """A tar header or sparse map that declares a negative size: tarfile would move
+    backwards through the stream (CVE-2025-8194), so reading stops there."""
+
+
+class _NoNegativeSize(tarfile.TarInfo):
+    """Every header tarfile parses, its extension headers (pax, GNU long names) included,
+    refused as soon as it declares a negative size, before tarfile reads by it."""
+
+    @classmethod
+    def frombuf(cls, buf: bytes | bytearray, encoding: str, errors: str) -> _NoNegativeSize:
+        info = super().frombuf(buf, encoding, errors)
+        if info.size < 0:
+            raise NegativeSize(f"a tar header for {info.name} declares a negative size ({info.size})")
+        return info
+
+
+def sdist_members(path: Path, limits: Limits = DEFAULT_LIMITS) -> Iterator[tuple[tarfile.TarInfo, tarfile.TarFile]]:
+    """Each member of a .tar.gz with the TarFile to read it from (``extractfile``), each
+    header checked against `limits` before its bytes are decompressed; after the last
+    member, the stream is read to its end. For the upload rules, which tell apart what
+    `scan_sdist` calls unreadable, errors come as they are: `NegativeSize`, `LimitExceeded`,
+    and gzip's, zlib's and tarfile's own (OSError, zlib.error, EOFError, tarfile.TarError,
+    ValueError from a broken sparse map)."""
+    total = 0
+    with _open_tar(path, limits, _NoNegativeSize) as (tar, stream):
+        for count, info in enumerate(tar):
+            sparse: list[tuple[int, int]] = getattr(info, "sparse", None) or []  # typeshed misses its type
+            if info.size < 0 or any(n < 0 for pair in sparse for n in pair):
+                raise NegativeSize(f"{info.name} declares a negative size or sparse offset")
+            total += _admit(info.name, info.size, count, total, limits, metadata=is_pkg_info(info.name))
+            stream.passing = f"{info.name} ({size_text(info.size)})"
+            yield info, tar
+        stream.passing = "the end of the archive"
+        while stream.read(CHUNK):
+            pass
+
+
 def extract(archive: Path, dest: Path, limits: Limits = DEFAULT_LIMITS) -> None:
     """Unpack an sdist (.tar.gz) into `dest`. Raises `LimitExceeded` or `Unreadable` before
-    anything is written, and `IntegrityError` for a member that would land outside `dest`,
-    a link that points outside it, or a device file."""
+    anything is written, `IntegrityError` for a member that would land outside `dest`,
+    a link that points outside it, or a device file, and `Unreadable` for one that cannot
+    be written (a hard link to nothing, a file where the archive also has a folder)."""
     scan_sdist(archive, limits)  # every limit, before anything is written
+    try:
+        _unpack(archive, dest, limits)
+    except KeyError as exc:  # what tarfile raises for a hard link to a member the archive lacks
+        raise Unreadable(f"{archive.name} cannot be unpacked: a hard link's target is not in it "
+                         f"({exc.args[0] if exc.args else exc})") from None
+    except OSError as exc:  # a name too long for the file system, a file where a folder must be
+        raise Unreadable(f"{archive.name} cannot be unpacked: {exc.strerror or exc} at "
+                         f"{exc.filename or 'a member'}") from None
+    except (OverflowError, ValueError) as exc:  # a time past what the file system holds, a NUL in a name
+        raise Unreadable(f"{archive.name} cannot be unpacked: a member's header holds a value the file "
+                         f"system cannot take ({exc})") from None
+
+
+def _unpack(archive: Path, dest: Path, limits: Limits) -> None:
     with _open_tar(archive, limits) as (tar, _):  # and the stream stays capped while unpacking
         if hasattr(tarfile, "data_filter"):
             try:

@@ -318,11 +318,11 @@ def _bz2_named_gz(tmp: Path) -> Path:
 
 BAD = {
     "whl-not-a-zip": (_not_a_zip, "WS106", "not a ZIP archive (or a truncated one), which a wheel is"),
-    "name-foo.whl": (_named("foo.whl"), "WS106", "Invalid wheel filename (wrong number of parts): 'foo'"),
-    "name-a-b-c.whl": (_named("a-b-c.whl"), "WS106", "a wheel is named {name}-{version}"),
-    "name-x.tar.gz": (_named("x.tar.gz"), "WS106", "an sdist {name}-{version}.tar.gz"),
-    "name-upper-WHL": (_named("demo-1.0-py3-none-any.WHL"), "WS106", "in lower case"),
-    "name-zip-sdist": (_named("foo-1.0.zip"), "WS106", "a .zip sdist is refused since PEP 625"),
+    "name-foo.whl": (_named("foo.whl"), "WS603", "Invalid wheel filename (wrong number of parts): 'foo'"),
+    "name-a-b-c.whl": (_named("a-b-c.whl"), "WS603", "a wheel is named {name}-{version}"),
+    "name-x.tar.gz": (_named("x.tar.gz"), "WS603", "an sdist {name}-{version}.tar.gz"),
+    "name-upper-WHL": (_named("demo-1.0-py3-none-any.WHL"), "WS602", "in lower case"),
+    "name-zip-sdist": (_named("foo-1.0.zip"), "WS602", "a .zip sdist is refused since PEP 625"),
     "record-not-utf8": (_record(b"demo/__init__.py,,\n\xff\xfe,,\n"), "WS106", "RECORD is not UTF-8"),
     "record-not-csv": (_record(b"demo/__init__.py,," + b"x" * 200_000 + b"\n"), "WS106", "RECORD is not CSV"),
     "wheel-truncated": (_truncated_wheel, "WS106", "not a ZIP archive (or a truncated one)"),
@@ -368,7 +368,7 @@ def test_a_bad_name_beside_good_files_leaves_the_others_checked(cli, tmp_path):
     good = make_wheel(tmp_path / "dist")
     bad = _named("a-b-c.whl")(tmp_path / "dist")
     exit_code, findings, _ = run_check(cli, tmp_path, good, bad)
-    assert exit_code == 5 and {(f["file"], f["code"]) for f in findings} == {(bad.name, "WS106")}
+    assert exit_code == 5 and {(f["file"], f["code"]) for f in findings} == {(bad.name, "WS603")}
 
 
 def test_a_missing_file_is_a_usage_error(cli, tmp_path):

@@ -36,7 +36,7 @@ CHECKS: dict[str, Check] = {
         Check("WS104", "requires-python", "error", "Requires-Python differs from the project's"),
         Check("WS105", "wheel-tags", "warning", "the file name's tags differ from the WHEEL file's"),
         Check("WS106", "metadata-unreadable", "error", "the file's metadata cannot be read"),
-        Check("WS107", "metadata-version-unsupported", "error", "a Metadata-Version packaging (and so PyPI) does not know"),
+        Check("WS107", "metadata-version-unsupported", "error", "a Metadata-Version PyPI does not take (2.0, 3.0, or newer than warehouse knows)"),
         Check("WS108", "description-missing", "warning", "no long description, or no Description-Content-Type"),
         Check("WS109", "archive-limit", "error", "a member, or the whole archive, past a size, count or ratio limit"),
         Check("WS201", "platform-tag-refused", "error", "a platform tag PyPI refuses (linux_*, macOS 11+ minor, emscripten)"),
@@ -78,6 +78,13 @@ BY_NAME = {c.name: c for c in CHECKS.values()}
 PROTECTED = frozenset({"WS002", "WS102", "WS103", "WS106", "WS109"})
 
 
+def _text(value: str) -> str:
+    """`value` as text every stream and JSON reader takes: names read from an archive keep
+    bytes that are not UTF-8 as lone surrogates (tarfile's surrogateescape), which no
+    UTF-8 stream can write; each is shown as its escape (\\udc80) instead."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 @dataclass(frozen=True)
 class Finding:
     code: str
@@ -106,7 +113,7 @@ class Findings:
         check = CHECKS[code]
         severity = self.severity(check)
         if severity != "off":
-            self.items.append(Finding(check.code, check.name, severity, file, message))
+            self.items.append(Finding(check.code, check.name, severity, _text(file), _text(message)))
 
     @property
     def errors(self) -> list[Finding]:

@@ -12,7 +12,6 @@ import re
 import subprocess
 import sys
 import zipfile
-from collections import Counter
 from pathlib import Path, PurePosixPath
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
@@ -140,7 +139,7 @@ def _compiled(wheel: zipfile.ZipFile, files: list[str]) -> list[str]:
     for info in wheel.infolist():
         if info.is_dir() or info.file_size < 64 or info.filename.endswith((".py", ".pyi", ".txt", ".json", ".md")):
             continue
-        with wheel.open(info) as fh:
+        with archives.open_member(wheel, info) as fh:
             if fh.read(4).startswith(BINARY_MAGIC):
                 found.append(info.filename)
                 break
@@ -175,11 +174,7 @@ def check_wheel(path: Path, findings: Findings, *, native: bool | None, import_n
     owned = frozenset(n.strip() for n in (*import_names, *declared))
     platform_tagged = any(t.platform != "any" for t in tags)
     with archives.open_wheel(path, limits) as wheel:
-        entries = wheel.namelist()
-        files = _entries(wheel)
-        for dup, count in Counter(entries).items():
-            if count > 1:
-                findings.add("WS403", name, f"{dup} is in the wheel {count} times")
+        files = _entries(wheel)  # the same path twice (WS403) is an upload rule: pipeline.checks.rules.zipframe
         payload = [f for f in files if not f.split("/")[0].endswith(".dist-info")]
         if not payload:
             findings.add("WS404", name, "the wheel holds no modules or packages, only its metadata")
@@ -189,8 +184,9 @@ def check_wheel(path: Path, findings: Findings, *, native: bool | None, import_n
         junk = [f for f in files if VCS_AND_EDITOR.search(f)]
         if junk:
             findings.add("WS402", name, f"VCS or editor files in the wheel: {', '.join(junk[:5])}")
-        try:
-            for problem in record_problems(wheel, files)[:5]:
+        try:  # no RECORD at all is an upload rule (WS673): pipeline.checks.rules.wheelfiles
+            recorded = any(f.count("/") == 1 and f.endswith(".dist-info/RECORD") for f in files)
+            for problem in (record_problems(wheel, files) if recorded else [])[:5]:
                 findings.add("WS408", name, problem)
         except ValueError as exc:
             findings.add("WS106", name, str(exc))

@@ -17,11 +17,9 @@ from pipeline.archives import DEFAULT_LIMITS, ArchiveError, Limits
 from pipeline.checks import Findings, rules
 from pipeline.checks.contents import check_wheel
 from pipeline.checks.metadata import check_metadata
+from pipeline.checks.rules import filenames
 from pipeline.checks.sdist import check_built_from_sdist, check_sdist
 from pipeline.records import Plan
-
-FORMS = ("a wheel is named {name}-{version}(-{build})-{python}-{abi}-{platform}.whl (demo-1.0-py3-none-any.whl), "
-         "an sdist {name}-{version}.tar.gz (demo-1.0.tar.gz)")
 
 
 @functools.cache
@@ -52,18 +50,12 @@ def _identity(name: str) -> tuple[str, str] | None:
 
 
 def _named_well(path: Path, findings: Findings) -> bool:
-    name = path.name
-    try:
-        if name.endswith(".whl"):
-            return bool(parse_wheel_filename(name))
-        if name.endswith(".tar.gz"):
-            return bool(parse_sdist_filename(name))
-    except (InvalidWheelFilename, InvalidSdistFilename) as exc:
-        findings.add("WS106", name, f"{exc}: {FORMS}")
-        return False
-    findings.add("WS106", name, f"neither a wheel nor an sdist by its name: {FORMS}; PyPI accepts only these two "
-                 "extensions, in lower case (a .zip sdist is refused since PEP 625)")
-    return False
+    """Whether the name is a wheel's or an sdist's that checks can read; else the code PyPI
+    refuses it under (`rules.filenames`): its characters, its extension, or a parse."""
+    refused = filenames.unusable_name(path.name)
+    if refused is not None:
+        findings.add(refused[0], path.name, refused[1])
+    return refused is None
 
 
 def _check_one(path: Path, findings: Findings, plan: Plan | None, import_names: tuple[str, ...],

@@ -5,7 +5,6 @@ from __future__ import annotations
 import email.message
 import email.parser
 import io
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,18 +95,10 @@ def render_problems(fields: email.message.Message) -> list[str]:
     return []
 
 
-def accepted_metadata_versions() -> tuple[str, ...]:
-    """The Metadata-Versions an upload may carry: those `packaging` knows, which is what
-    warehouse validates uploads with (its forklift parses metadata through
-    packaging.metadata), so a new version is accepted here when packaging learns it."""
-    import packaging.metadata
-
-    return tuple(packaging.metadata._VALID_METADATA_VERSIONS)
-
-
 def check_metadata(path: Path, plan: Plan | None, findings: Findings,
                    limits: Limits = DEFAULT_LIMITS) -> DistMetadata | None:
-    """Render, metadata version and tags; with a plan, agreement with it too. Raises
+    """Render and tags; with a plan, agreement with it too (Metadata-Version, WS107, and
+    platform tags, WS201, are `pipeline.checks.rules.fields` and `.platforms`). Raises
     `archives.ArchiveError` for an archive past a limit or unreadable."""
     name = path.name
     try:
@@ -120,10 +111,6 @@ def check_metadata(path: Path, plan: Plan | None, findings: Findings,
         findings.add("WS101", name, problem)
     for gap in description_gaps(fields):
         findings.add("WS108", name, gap)
-    accepted = accepted_metadata_versions()
-    if fields.get("Metadata-Version") not in accepted:
-        findings.add("WS107", name, f"Metadata-Version {fields.get('Metadata-Version')!r} is not one PyPI accepts "
-                     f"({', '.join(accepted)}, as packaging knows them)")
     if plan is not None:
         _against_plan(name, fields, plan, findings)
     if name.endswith(".whl"):
@@ -147,23 +134,6 @@ def _tags(name: str, meta: DistMetadata, findings: Findings) -> None:
     declared = {str(t) for t in file_tags}
     if declared != set(meta.wheel_tags):
         findings.add("WS105", name, f"file name tags {sorted(declared)}, WHEEL says {sorted(meta.wheel_tags)}")
-    for tag in sorted({t.platform for t in file_tags}):
-        reason = refused_platform(tag)
-        if reason:
-            findings.add("WS201", name, f"platform tag {tag}: {reason}")
-
-
-def refused_platform(platform: str) -> str | None:
-    """Why PyPI refuses a wheel's platform tag, or None (shared PYPI-RULES, from warehouse)."""
-    if platform.startswith("linux_") and platform not in ("linux_armv6l", "linux_armv7l"):
-        return "PyPI refuses plain linux_* tags; repair the wheel with auditwheel to get a manylinux tag"
-    if platform.startswith("emscripten_"):
-        return "PyPI refuses emscripten_* tags; use pyemscripten_* (pyodide) tags"
-    macos = re.fullmatch(r"macosx_(\d+)_(\d+)_\w+", platform)
-    if macos and int(macos.group(1)) >= 11 and macos.group(2) != "0":
-        return (f"PyPI refuses macOS {macos.group(1)}+ tags with a minor version; "
-                f"use macosx_{macos.group(1)}_0 (set MACOSX_DEPLOYMENT_TARGET={macos.group(1)}.0)")
-    return None
 
 
 def _specifier(value: str | None) -> SpecifierSet | None:

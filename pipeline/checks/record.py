@@ -40,7 +40,7 @@ def _digest(wheel: zipfile.ZipFile, name: str, algorithm: str) -> str | None:
         return None
     try:
         hasher = hashlib.new(algorithm)
-    except ValueError:
+    except (ValueError, TypeError):  # TypeError: a name with a NUL in it ("sha256\0")
         return None
     for chunk in archives.member_chunks(wheel, name):
         hasher.update(chunk)

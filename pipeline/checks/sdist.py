@@ -30,8 +30,7 @@ def check_sdist(path: Path, findings: Findings, limits: Limits = DEFAULT_LIMITS)
     name = path.name
     members = [m for m in archives.scan_sdist(path, limits).members if m.is_file]
     paths = [m.name.split("/", 1)[1] if "/" in m.name else m.name for m in members]
-    if "PKG-INFO" not in paths:
-        findings.add("WS501", name, "the sdist has no PKG-INFO at its top level; build it with a PEP 517 frontend")
+    # WS501 (no PKG-INFO where PyPI looks) is an upload rule: pipeline.checks.rules.tarframe
     for code, pattern, what in (("WS503", VCS, "VCS folders"), ("WS504", CACHES, "caches or bytecode"),
                                 ("WS505", VENV, "a virtual environment")):
         hits = sorted({p for p in paths if pattern.search(p)})
