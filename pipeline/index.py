@@ -24,6 +24,7 @@ naming its URL and what is wrong.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import heapq
 import html.parser
 import itertools
@@ -47,7 +48,8 @@ from urllib3.filepost import encode_multipart_formdata
 
 from pipeline import __version__
 from pipeline.credentials import Credentials, TrustedCredentials
-from pipeline.errors import PublishFailed
+from pipeline.errors import IntegrityError, PublishFailed
+from pipeline.records import sha256_of
 from pipeline.redaction import redact, shorten
 from pipeline.retry import TRANSIENT, Transient, call, is_transient, retry_after
 from pipeline.spec import IndexConfig, PublishPolicy
@@ -88,14 +90,25 @@ class Listed:
     size: int | None = None  # PEP 700, JSON listings only
 
 
+class Listing(dict[str, Listed]):
+    """A project's files on the index, by name, and the project's PEP 792 status
+    (``active``, ``archived``, ``quarantined``, ``deprecated``) with its reason."""
+
+    status: str = "active"
+    reason: str = ""
+
+
 class _Links(html.parser.HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.links: list[tuple[str, str]] = []
+        self.meta: dict[str, str] = {}
         self._href: str | None = None
         self._text = ""
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "meta" and (name := dict(attrs).get("name")):
+            self.meta[name] = dict(attrs).get("content") or ""
         if tag == "a":
             self._href, self._text = dict(attrs).get("href"), ""
 
@@ -109,7 +122,7 @@ class _Links(html.parser.HTMLParser):
             self._href = None
 
 
-def parse_listing(body: str, content_type: str, base: str) -> dict[str, Listed]:
+def parse_listing(body: str, content_type: str, base: str) -> Listing:
     """Files in a project's simple page (at URL `base`), JSON or HTML, by file name.
 
     An entry whose name is not a plain file name (a path, a control character) is left
@@ -117,11 +130,16 @@ def parse_listing(body: str, content_type: str, base: str) -> dict[str, Listed]:
     wrong, for a page that is not a simple-API page. That is not retried: the index
     answered in full (an answer cut short fails as a broken connection, which is), and
     it gives the same page again."""
-    entries = list(_json_entries(body, base) if "json" in content_type else _html_entries(body, base))
+    status: dict[str, str] = {}
+    entries = list(_json_entries(body, base, status) if "json" in content_type else _html_entries(body, base, status))
     if None in entries:
         log.warning("the listing at %s names %d file(s) with a path or control characters in the name; ignored",
                     redact(base), entries.count(None))
-    return {entry.filename: entry for entry in entries if entry is not None}
+    listing = Listing({entry.filename: entry for entry in entries if entry is not None})
+    if isinstance(status.get("status"), str) and status["status"]:
+        listing.status = status["status"]
+        listing.reason = status.get("reason", "")
+    return listing
 
 
 def _malformed(url: str, what: str) -> PublishFailed:
@@ -142,7 +160,8 @@ def _listed(base: str, where: str, name: str, href: str, sha256: str | None, upl
         raise _malformed(base, f"{where}: the URL of {name} is not a URL ({exc})") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise _malformed(base, f"{where}: the URL of {name} is not an http(s) URL")
-    return Listed(name, url.split("#")[0], sha256, _aware_time(upload_time), size)
+    # the URL as checked: urlsplit drops the spaces around it and tabs and newlines inside it
+    return Listed(name, urllib.parse.urlunsplit(parts._replace(fragment="")), sha256, _aware_time(upload_time), size)
 
 
 def _aware_time(value: str | None) -> str | None:
@@ -165,13 +184,15 @@ def _kind(value: object) -> str:
     return _JSON_KINDS.get(type(value), type(value).__name__)
 
 
-def _json_entries(body: str, base: str) -> Iterator[Listed | None]:
+def _json_entries(body: str, base: str, status: dict[str, str]) -> Iterator[Listed | None]:
     try:
         page = json.loads(body)
     except (ValueError, RecursionError) as exc:  # RecursionError: arrays nested thousands deep
         raise _malformed(base, f"its JSON does not parse ({exc})") from None
     if not isinstance(page, dict):
         raise _malformed(base, f"its JSON is {_kind(page)}, not an object")
+    if isinstance(page.get("project-status"), dict):  # PEP 792, simple API 1.4
+        status.update({k: v for k, v in page["project-status"].items() if isinstance(v, str)})
     files = page.get("files")
     if not isinstance(files, list):
         raise _malformed(base, f'its "files" is {_kind(files) if "files" in page else "missing"}, not a list')
@@ -193,12 +214,14 @@ def _json_entries(body: str, base: str) -> Iterator[Listed | None]:
         yield _listed(base, where, entry["filename"], entry["url"], sha256, entry.get("upload-time"), size)
 
 
-def _html_entries(body: str, base: str) -> Iterator[Listed | None]:
+def _html_entries(body: str, base: str, status: dict[str, str]) -> Iterator[Listed | None]:
     parser = _Links()
     try:
         parser.feed(body)
     except AssertionError as exc:  # how html.parser refuses some malformed markup, such as "<![bogus["
         raise _malformed(base, f"its HTML does not parse ({exc})") from None
+    status.update({"status": parser.meta.get("pypi:project-status", ""),  # PEP 792's markers
+                   "reason": parser.meta.get("pypi:project-status-reason", "")})
     for i, (href, text) in enumerate(parser.links):
         try:
             parts = urllib.parse.urlsplit(href)
@@ -227,23 +250,11 @@ def every_file(simple_url: str, timeout: float = 30) -> dict[str, Listed]:
 
 
 def _metadata_fields(path: Path) -> list[tuple[str, Any]]:
-    """The upload form's fields, as twine sends them."""
-    from twine.package import PackageFile
+    """The upload form's fields, as twine sends them, read by the code that checked them
+    (warehouse validates these fields, not the file: pipeline.checks.rules.upload_fields)."""
+    from pipeline.checks.rules.upload_fields import upload_fields
 
-    metadata = PackageFile.from_filename(str(path), comment=None).metadata_dictionary()
-    fields: list[tuple[str, Any]] = []
-    for key, value in metadata.items():
-        if value is None or key == "gpg_signature":
-            continue
-        if key == "project_urls" and isinstance(value, dict):
-            fields.extend((key, f"{k}, {v}") for k, v in value.items())
-        elif key == "keywords" and isinstance(value, list):
-            fields.append((key, ", ".join(value)))
-        elif isinstance(value, list | tuple):
-            fields.extend((key, item) for item in value)
-        else:
-            fields.append((key, value))
-    return [*fields, (":action", "file_upload"), ("protocol_version", "1")]
+    return [*upload_fields(path), (":action", "file_upload"), ("protocol_version", "1")]
 
 
 # Files up to this size are encoded in memory (fast); larger ones stream from disk.
@@ -486,11 +497,11 @@ def _read_page(session: requests.Session, url: str, doing: str, timeout: float) 
         raise _malformed(url, f"it is not valid {charset} text (at byte {getattr(exc, 'start', '?')})") from None
 
 
-def _listing(session: requests.Session, url: str, doing: str, timeout: float) -> dict[str, Listed]:
+def _listing(session: requests.Session, url: str, doing: str, timeout: float) -> Listing:
     """The files a project's page lists; empty if the index has no such page."""
     page = _read_page(session, url, doing, timeout)
     if page is None:
-        return {}
+        return Listing()
     response, text = page
     return parse_listing(text, response.headers.get("Content-Type", ""), response.url)
 
@@ -517,25 +528,30 @@ class Index:
     def project_url(self, project: str) -> str:
         return self.target.simple_url.rstrip("/") + f"/{project}/"
 
-    def listing(self, project: str) -> dict[str, Listed]:
+    def listing(self, project: str) -> Listing:
         """Every file of a project on the index; empty if the project is unknown."""
         url = self.project_url(project)
         files = _listing(self.session, url, f"listing {project} at {url}", self.timeout)
         self._sizes.update({f.url: f.size for f in files.values() if f.size is not None})
         return files
 
-    def upload(self, path: Path) -> None:
-        """POST one file. Raises `Transient` for what may pass, `FileExists` when the
-        index says it has the file, `PublishFailed` with the index's message otherwise."""
+    def upload(self, path: Path, sha256: str | None = None) -> None:
+        """POST one file: the bytes sent are the bytes `sha256` names (what was verified),
+        else `IntegrityError`, whatever touched the file since. Raises `Transient` for
+        what may pass, `FileExists` when the index says it has the file, `PublishFailed`
+        with the index's message otherwise."""
         auth = (self.credentials.username, self.credentials.password) if self.credentials else None
         fields = _metadata_fields(path)
         doing = f"uploading {path.name} to {self.target.name}"
         with path.open("rb") as fh:
             if path.stat().st_size <= IN_MEMORY_UPLOAD:
+                content = fh.read()
+                _same_bytes(path.name, hashlib.sha256(content).hexdigest(), sha256)
                 body, content_type = encode_multipart_formdata(
-                    [*((k, str(v)) for k, v in fields), ("content", (path.name, fh.read(), "application/octet-stream"))])
+                    [*((k, str(v)) for k, v in fields), ("content", (path.name, content, "application/octet-stream"))])
                 data: Any = body
             else:
+                _same_bytes(path.name, sha256_of(path), sha256)
                 from requests_toolbelt import MultipartEncoder  # type: ignore[import-untyped]
 
                 data = MultipartEncoder([*fields, ("content", (path.name, fh, "application/octet-stream"))])
@@ -555,6 +571,13 @@ class Index:
         response, body = _exchange(self.session, "GET", url, doing, timeout=self.timeout, limit=limit)
         _raise_for(response, body, doing)
         return body
+
+
+def _same_bytes(name: str, actual: str, expected: str | None) -> None:
+    if expected is not None and actual != expected:
+        raise IntegrityError(f"{name} changed after it was verified: its bytes now have sha256 {actual}, the run "
+                             f"records {expected}", hint="something on this machine rewrote the file; nothing of it "
+                             "was uploaded. Run the same command again: it fetches the stored file afresh")
 
 
 class FileExists(Exception):

@@ -26,7 +26,7 @@ from typing import TypeVar
 
 from pipeline import ui
 from pipeline.errors import PublishFailed
-from pipeline.index import FileExists, Index, Listed
+from pipeline.index import FileExists, Index, Listed, Listing
 from pipeline.records import Artifact, Outcome, distribution_of
 from pipeline.retry import Transient, call
 from pipeline.spec import PublishPolicy
@@ -54,7 +54,7 @@ class Publisher:
         return self._call(f"listing {self.project} on {self.index.target.name} ({self.index.project_url(self.project)})",
                           self.index.listing, self.project)
 
-    def probe(self) -> dict[str, Listed]:
+    def probe(self) -> Listing:
         """The index answers, and what it lists of the project: the preflight check."""
         return self._call(f"index {self.index.target.name} at {self.index.project_url(self.project)}",
                           self.index.listing, self.project, failed="did not answer")
@@ -117,7 +117,7 @@ class Publisher:
             if self.dry_run:
                 return WOULD_UPLOAD
             try:
-                self.index.upload(path)
+                self.index.upload(path, artifact.sha256)
             except FileExists:
                 raise Transient(f"{artifact.name}: the index says it has the file; looking again") from None
             return UPLOADED

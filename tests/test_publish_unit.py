@@ -43,7 +43,7 @@ class FakeIndex:
         self.listings += 1
         return {n: Listed(n, f"http://fake/{n}", sha, when) for n, (sha, when) in self.files.items()}
 
-    def upload(self, path: Path) -> None:
+    def upload(self, path: Path, sha256: str | None = None) -> None:
         self.uploads.append(path.name)
         if path.name in self.files:
             raise FileExists(path.name)
@@ -181,3 +181,19 @@ def test_a_listing_after_uploads_that_outlasts_the_policy_is_a_publish_error(rel
     assert "listing pkg on fake (http://fake/simple/pkg/) did not succeed after 5 attempts" in str(info.value)
     assert "resumes where it stopped" in (info.value.hint or "")
 
+
+
+def test_a_file_changed_after_it_was_verified_is_never_sent(tmp_path):
+    """The bytes uploaded are hashed as they are sent: whatever rewrote the verified file
+    (code a test-install ran, say) is caught before anything leaves."""
+    from pipeline.errors import IntegrityError
+    from pipeline.index import Index
+    from pipeline.spec import IndexConfig
+
+    (artifact,) = make_release(tmp_path, "swapped", tags=())
+    path = tmp_path / artifact.name
+    path.write_bytes(path.read_bytes() + b"\0")
+    index = Index(IndexConfig(name="closed", upload_url="http://127.0.0.1:9/", simple_url="http://127.0.0.1:9/simple/",
+                              password_env="NONE"), None)
+    with pytest.raises(IntegrityError, match="changed after it was verified"):
+        index.upload(path, artifact.sha256)

@@ -6,7 +6,8 @@ import logging
 
 from pipeline import credentials
 from pipeline.context import Context
-from pipeline.index import Index
+from pipeline.errors import PublishFailed
+from pipeline.index import Index, Listing
 from pipeline.publishing import Publisher
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class Preflight:
         listed = publisher.probe()
         ctx.listing = listed
         log.info("%s answers; it lists %d files of %s", config.name, len(listed), plan.project)
+        _uploads_allowed(listed, config.name, plan.project, trusted=found is not None and found.trusted)
         if self.finds_published:
             self._already_published(ctx, {name: f.sha256 for name, f in listed.items()})
 
@@ -55,3 +57,19 @@ class Preflight:
                          "nothing to build or upload", plan.project, plan.version, plan.index,
                          len(state.artifacts), state.run_id)
                 return
+
+
+def _uploads_allowed(listed: Listing, index: str, project: str, *, trusted: bool) -> None:
+    """Stop before anything is built when the index's PEP 792 status refuses the upload:
+    an archived project takes no file, a quarantined one none from a trusted publisher."""
+    status, why = listed.status, f" ({listed.reason})" if listed.reason else ""
+    if status == "archived":
+        raise PublishFailed(f"{project} is archived on {index}{why}: the index refuses every upload to it",
+                            hint="unarchive the project in its settings on the index, then release again; "
+                                 "nothing was built or uploaded")
+    if status == "quarantined" and trusted:
+        raise PublishFailed(f"{project} is quarantined on {index}{why}: trusted publishers may not upload to it",
+                            hint="ask the index's administrators to lift the quarantine; an API token of a "
+                                 "project owner can still upload. Nothing was built or uploaded")
+    if status not in ("active", "archived", "quarantined"):
+        log.warning("%s is %s on %s%s; uploads are still accepted", project, status, index, why)
