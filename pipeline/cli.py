@@ -111,7 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--from-store", action="store_true",
                            help="the default, said explicitly: upload the stored run's verified bytes, never a rebuild")
             p.add_argument("--require-verified", action="store_true",
-                           help="publish only a run `wheelship verify` passed; never verify (run project code) here")
+                           help="the default, said explicitly: publish only a run `wheelship verify` passed")
+            p.add_argument("--verify", action="store_true",
+                           help="verify the run here first when no passing verification covers its files; this "
+                                "test-installs the stored wheels, so their code runs where this process's "
+                                "credentials can be read: prefer `wheelship verify` in a shell without tokens")
         if name == "copy":
             p.add_argument("--from", dest="from_store", default=_env("WHEELSHIP_FROM_STORE"),
                            help="the store the run is in (default: $WHEELSHIP_FROM_STORE)")
@@ -192,6 +196,8 @@ def _run_pipeline(args: argparse.Namespace, stages_name: str) -> int:
     project_dir = options.project_dir  # verify and publish take it as --project
     if options.command == "release":
         options = dataclasses.replace(options, host_only=True)  # a local release builds for this host
+    if options.command == "publish":  # never run a stored wheel's code next to the credentials, unless asked
+        options = dataclasses.replace(options, require_verified=not args.verify)
     spec = load_spec(project_dir, args.spec, store=args.store)
     # absolute: builders run tools in other folders (the workflow passes `--workdir wheelship-logs`)
     workdir = options.workdir.resolve() if options.workdir else Path(tempfile.mkdtemp(prefix="wheelship-"))

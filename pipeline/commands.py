@@ -41,6 +41,7 @@ def describe(state: RunState) -> dict[str, object]:
 
 def status(args: argparse.Namespace) -> int:
     """Each run of a version and what its records say."""
+    from rich.markup import escape
     from rich.table import Table
 
     runs = _runs(args)
@@ -62,12 +63,12 @@ def status(args: argparse.Namespace) -> int:
                           for name, v in slices.items())
         verified = row["verified"]
         published = row["published"]
-        table.add_row(
+        table.add_row(*(escape(ui.plain(cell)) for cell in (
             f"{row['run_id']}\n{row['trigger']} {row['tag']}{' (dry run)' if row['dry_run'] else ''}",
             str(row["planned"]), built,
             f"{'ok' if verified['ok'] else 'FAILED'} {verified['at']}\n{verified['host']}" if isinstance(verified, dict) else "no",
             f"{published['index']} {published['at']}\n{published['host']}" if isinstance(published, dict) else "no",
-        )
+        )))
     ui.console().print(table)
     return 0
 

@@ -39,7 +39,7 @@ class Options:
     event_file: Path | None = None
     host_only: bool = False
     workdir: Path | None = None
-    require_verified: bool = False  # publish only a run verify already passed; never test-install here
+    require_verified: bool = False  # publish only a run verify already passed (its default); never test-install here
     include_dry_runs: bool = False  # publish/fetch without --run-id may take a tagged dry run
     from_store: str | None = None  # copy: the store the run comes from
 

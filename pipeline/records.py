@@ -7,18 +7,71 @@ round-trips through JSON.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import re
 import tempfile
+import types
+import typing
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field, fields
-from enum import StrEnum
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Any, Self
 
 from packaging.utils import InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
+
+_JSON_KINDS = {dict: "an object", list: "a list", str: "a string", int: "a whole number", float: "a number",
+               bool: "true or false", type(None): "null"}
+
+
+def _kind(value: object) -> str:
+    return _JSON_KINDS.get(type(value), type(value).__name__)
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def expect_fields(cls: type, data: dict[str, Any], where: str = "") -> None:
+    """Raise `TypeError` naming the key path (``slices[1].identifiers[0]``), its value and
+    what was expected, for the first value in `data` that the dataclass `cls` cannot hold:
+    a record's JSON is checked whole before any of it is used. A missing or unknown key
+    is left to `from_json` and the class, which name it."""
+    hints = _hints(cls)
+    for f in fields(cls):
+        if f.name in data:
+            _expect(data[f.name], hints[f.name], f"{where}.{f.name}" if where else f.name)
+
+
+def _expect(value: Any, hint: Any, at: str) -> None:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union):
+        if value is None and type(None) in args:
+            return
+        hint = next(a for a in args if a is not type(None))
+        origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if is_dataclass(hint):
+        _expect(value, dict, at)
+        expect_fields(hint, value, at)  # type: ignore[arg-type]
+    elif origin in (tuple, list):
+        if not isinstance(value, list | tuple):  # a tuple: a record built in memory (asdict), not read
+            raise TypeError(f"{at} is {_kind(value)}, not a list")
+        for i, item in enumerate(value):
+            _expect(item, args[0], f"{at}[{i}]")
+    elif origin is dict:
+        _expect(value, dict, at)
+        for key, item in value.items():
+            _expect(item, args[1], f"{at}[{key!r}]")
+    elif isinstance(hint, type) and issubclass(hint, Enum):
+        if value not in {m.value for m in hint}:
+            raise TypeError(f"{at}: {value!r} is not a valid {hint.__name__} "
+                            f"({', '.join(repr(m.value) for m in hint)})")
+    elif hint is not Any and (not isinstance(value, hint) or (hint is int and isinstance(value, bool))):
+        raise TypeError(f"{at} is {_kind(value)}, not {_JSON_KINDS.get(hint, hint.__name__)}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,10 +131,11 @@ class Plan:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Self:
-        index = data["index"]
+        index = data.get("index")
         if isinstance(index, dict):  # written before plans named their index only
             data = {**data, "index": index["name"],
                     "index_urls": {"upload": index.get("upload_url", ""), "simple": index.get("simple_url", "")}}
+        expect_fields(cls, data)
         return cls(
             **{
                 **data,
@@ -144,6 +198,7 @@ class BuildRecord:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Self:
         data = {k: v for k, v in data.items() if k != "job"}  # records before 0.1.0 named the slice twice
+        expect_fields(cls, data)
         return cls(**{**data, "artifacts": tuple(Artifact.from_json(a) for a in data["artifacts"])})
 
 
@@ -180,6 +235,7 @@ class VerifyRecord:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Self:
+        expect_fields(cls, data)
         return cls(**{**data, "files": {n: FileVerification.from_json(f) for n, f in data["files"].items()},
                       "findings": tuple(data.get("findings", ()))})
 
@@ -208,6 +264,7 @@ class PublishRecord:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Self:
+        expect_fields(cls, data)
         return cls(**{**data, "files": {n: Outcome(o) for n, o in data["files"].items()}})
 
 

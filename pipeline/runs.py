@@ -28,6 +28,7 @@ from packaging.version import InvalidVersion, Version
 from pipeline import __version__, ui, validation
 from pipeline.errors import IntegrityError, ObjectMissing, StoreError, UsageError
 from pipeline.records import Artifact, BuildRecord, Plan, PublishRecord, VerifyRecord, sha256_of
+from pipeline.redaction import shorten
 from pipeline.stores import Store
 
 log = logging.getLogger(__name__)
@@ -109,9 +110,13 @@ class Runs:
         if raw is None:
             return None
         try:
-            return json.loads(raw)
-        except ValueError:
-            raise IntegrityError(f"{key} in {self.store.url} is not valid JSON") from None
+            data = json.loads(raw)
+        except (ValueError, RecursionError) as exc:  # RecursionError: arrays nested thousands deep
+            raise IntegrityError(f"{key} in {self.store.url} is not valid JSON ({shorten(str(exc), 120)})",
+                                 hint=validation.HINT) from None
+        if data is None:  # None means "no such record" to the callers
+            raise IntegrityError(f"{key} in {self.store.url} is not a record: it holds JSON null", hint=validation.HINT)
+        return data
 
     def write_plan(self, plan: Plan) -> None:
         self._put(self.key(plan.run_id, "plan.json"), plan.to_json())
@@ -146,7 +151,8 @@ class Runs:
         for key in self.store.list(folder):
             record = self._load(BuildRecord.from_json, self._get(key), key)
             if record is None:
-                raise IntegrityError(f"{key} in {self.store.url} was listed but cannot be read")
+                raise IntegrityError(f"{key} in {self.store.url} was listed but cannot be read",
+                                     hint="the store changed while it was read; run the command again")
             if key[len(folder):] != f"{record.slice}.json" or record.slice in state.records:
                 raise IntegrityError(f"{key} in {self.store.url} holds the record of slice {record.slice!r}",
                                      hint=validation.HINT)
@@ -173,7 +179,8 @@ class Runs:
             raise IntegrityError(
                 f"{key} in {self.store.url} is not a record this wheelship reads: {detail}",
                 hint=(f"wheelship {writer} wrote it" if writer else "another version of wheelship wrote it, or a hand "
-                      "changed it") + f"; this is wheelship {__version__}: plan a new run",
+                      "changed it") + f"; this is wheelship {__version__}, and nothing was written or uploaded: "
+                     "plan a new run",
             ) from None
 
     def all(self) -> list[RunState]:
@@ -259,7 +266,7 @@ class Runs:
             return final
         tmp = validation.inside(staging, artifact.name)
         try:
-            self.store.get_file(self.key(run_id, "files", artifact.name), tmp)
+            self.store.get_file(self.key(run_id, "files", artifact.name), tmp, limit=artifact.size)
         except ObjectMissing:
             raise IntegrityError(
                 f"{artifact.name} is recorded in run {run_id} but missing from the store",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -85,9 +86,21 @@ class _StderrHandler(logging.StreamHandler[TextIO]):
         pass
 
 
+#: Control characters but newline and tab: a record value could move the cursor, clear the
+#: terminal or set its title.
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]")
+
+
+def plain(text: str) -> str:
+    """Text safe to print: no control characters, and on GitHub Actions no line that
+    could be read as a workflow command (``::warning::``, ``::add-mask::``)."""
+    text = CONTROL.sub("?", text)
+    return re.sub(r"(?m)^(\s*)::", r"\1 ::", text) if _look.github else text
+
+
 class _PlainFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        text = record.getMessage()
+        text = plain(record.getMessage())
         if record.levelno >= logging.ERROR:
             return "::error::" + text.replace("\n", "%0A") if _look.github else "error: " + text
         if record.levelno >= logging.WARNING:

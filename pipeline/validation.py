@@ -35,6 +35,11 @@ RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
 #: An index name as buildspecs and .pypirc files spell them.
 INDEX_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 SHA256 = re.compile(r"[0-9a-f]{64}")
+#: What started a run: a GitHub event's name, or ``cli``.
+TRIGGER = re.compile(r"[a-z_]{1,64}")
+#: A git tag, as `git check-ref-format` admits one: no control characters, spaces or
+#: ``~^:?*[\``, no ``..`` or ``@{``; or "" for a run of the branch head.
+TAG = re.compile(r"(?!.*\.\.)(?!.*@\{)(?![./-])[^\x00-\x20\x7f~^:?*\[\\]{0,250}(?<![./])(?<!\.lock)")
 HINT = ("a stored record is input, not an order: someone changed this run in the store or its workflow "
         "artifact; nothing was written or uploaded. Plan and build a new run")
 
@@ -68,9 +73,9 @@ def dist_kind(name: object, *, project: str, version: str, where: str) -> str:
     return kind
 
 
-def token(value: object, pattern: re.Pattern[str], *, what: str, where: str) -> str:
+def token(value: object, pattern: re.Pattern[str], *, what: str, where: str, expected: str | None = None) -> str:
     if not isinstance(value, str) or not pattern.fullmatch(value):
-        raise _refuse(where, what, value, f"is not a plain {what} (expected {pattern.pattern})")
+        raise _refuse(where, what, value, f"is not a plain {what} (expected {expected or pattern.pattern})")
     return value
 
 
@@ -91,20 +96,37 @@ def check_run(state: RunState, *, project: str, version: str, run_id: str, where
     at = f"{where}/plan.json"
     if canonicalize_name(plan.project) != canonicalize_name(project):
         raise _refuse(at, "project", plan.project, f"is not {project}, the project asked for")
-    try:
-        same = Version(plan.version) == Version(version)
-    except InvalidVersion:
-        same = False
-    if not same:
+    if plan.version != version:  # spelled as stored: the plan's version names the run's folder for every read after
         raise _refuse(at, "version", plan.version, f"is not {version}, the version asked for")
     if plan.run_id != run_id:
         raise _refuse(at, "run id", plan.run_id, f"is not {run_id}, the run it is stored as")
     token(plan.index, INDEX_NAME, what="index name", where=at)
+    token(plan.trigger, TRIGGER, what="trigger", where=at)
+    token(plan.tag, TAG, what="tag", where=at, expected="a git tag such as v1.2.0, or none")
+    _settings(plan.requires_python, plan.checks, where=at)
     slices = [token(s.name, RUN_ID, what="slice name", where=at) for s in plan.slices]
     unknown = [s for s in slices if s not in SLICE_NAMES]
     if unknown or len(set(slices)) != len(slices):
         raise _refuse(at, "slices", slices, "name an unknown slice or one slice twice")
     _check_files(state, project=project, version=version, where=where, slices=set(slices))
+
+
+def _settings(requires_python: str | None, checks: dict[str, str], *, where: str) -> None:
+    """What a plan carries of the buildspec: a Requires-Python verify reads, and severities."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    from pipeline.checks import BY_NAME, CHECKS
+    from pipeline.spec import SEVERITIES
+
+    if requires_python is not None:
+        try:
+            SpecifierSet(requires_python)
+        except InvalidSpecifier:
+            raise _refuse(where, "requires_python", requires_python, "is not a version specifier") from None
+    for check, severity in checks.items():
+        if (check not in CHECKS and check not in BY_NAME) or severity not in SEVERITIES:
+            raise _refuse(where, f"checks[{check!r}]", severity, f"is not one of {', '.join(SEVERITIES)} for a "
+                          "check wheelship knows")
 
 
 def _check_files(state: RunState, *, project: str, version: str, where: str, slices: set[str]) -> None:

@@ -102,7 +102,7 @@ def test_a_release_passes_the_run_as_artifacts_and_only_publish_holds_credential
     _, env, unverified = runner.job("too-early", ref=None, artifacts=(plan_store, sdist_store, wheel_store),
                                     credentials=True, env=ids)
     early = run_subprocess("publish", "--require-verified", env=env, cwd=unverified)
-    assert early.code == 5 and "--require-verified forbids verifying here" in early.err
+    assert early.code == 5 and "publish does not verify" in early.err
     summary = Path(env["GITHUB_STEP_SUMMARY"]).read_text()  # a failure shows in the job's summary too
     assert "❌ wheelship publish failed: wheelship-demo-subset 0.2.0" in summary and "(exit 5)" in summary
     assert index_files(sandbox_env, "pypi") == {}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -304,3 +305,66 @@ def test_switched_index_publishes_only_where_the_command_says(cli, sandbox_env, 
     assert result.code == 0, result.err
     assert len(index_files(sandbox_env, "testpypi")) == 2 and index_files(sandbox_env, "pypi") == {}
     assert _Listener.calls == []  # the URLs the plan recorded were never used
+
+
+def _fifo(run: Run, marker: Path, elsewhere: str) -> None:
+    path = Path(run.store.root) / run.key("verify.json")  # type: ignore[attr-defined]
+    path.unlink()
+    os.mkfifo(path)
+
+
+def _loop(run: Run, marker: Path, elsewhere: str) -> None:
+    path = Path(run.store.root) / run.key("verify.json")  # type: ignore[attr-defined]
+    path.unlink()
+    path.symlink_to(path.name)
+
+
+def _folder(run: Run, marker: Path, elsewhere: str) -> None:
+    path = Path(run.store.root) / run.key("verify.json")  # type: ignore[attr-defined]
+    path.unlink()
+    path.mkdir()
+
+
+def _swollen(run: Run, marker: Path, elsewhere: str) -> None:
+    """The wheel's object grown to 1 GiB (sparse: it costs the writer nothing)."""
+    name = run.read("records", "pure.json")["artifacts"][0]["name"]
+    with (Path(run.store.root) / run.key("files", name)).open("r+b") as fh:  # type: ignore[attr-defined]
+        fh.truncate(1 << 30)
+
+
+def _markup(run: Run, marker: Path, elsewhere: str) -> None:
+    plan = run.read("plan.json")
+    plan["created"] = "[/]\n::warning title=store::forged\x1b]0;TITLE\x07"
+    run.write(plan, "plan.json")
+    record = run.read("records", "pure.json")
+    record["runner"] = "[/]"
+    run.write(record, "records", "pure.json")
+
+
+#: A folder store's objects of the wrong kind or size: refused (exit 6), never a hang,
+#: an internal error or a gigabyte copied; record text is shown, never obeyed.
+OBJECTS: dict[str, tuple[Callable[[Run, Path, str], None], dict[str, int]]] = {
+    "fifo-record": (_fifo, {}),
+    "symlink-loop": (_loop, {}),
+    "folder-record": (_folder, {}),
+    "swollen-file": (_swollen, {"status": 0}),
+    "markup-and-commands-in-text": (_markup, dict.fromkeys(COMMANDS, 0)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(OBJECTS))
+def test_store_objects_of_the_wrong_kind_are_refused_without_a_hang(cli, sandbox_env, tmp_path, case, monkeypatch):
+    run = _pristine(f"file://{tmp_path / 'store'}", tmp_path)
+    marker = tmp_path / "attacker" / "marker"
+    marker.parent.mkdir()
+    tamper, expected = OBJECTS[case]
+    tamper(run, marker, "")
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")  # where a forged "::warning::" line would be obeyed
+    for command in COMMANDS:
+        result = cli(*_command(command, run, tmp_path))
+        want = expected.get(command, 6)
+        assert result.code == want, f"{case} / {command}: exit {result.code}, expected {want}\n{result.err}"
+        assert "internal error" not in result.text and "Traceback" not in result.text
+        assert "\n::warning title=store" not in result.err and "\x1b" not in result.err
+    staged = [p for p in (tmp_path / "out").rglob("*") if p.is_file()] if (tmp_path / "out").exists() else []
+    assert all(p.stat().st_size < (1 << 20) for p in staged), "a swollen object was copied"

@@ -57,17 +57,19 @@ def _human_size(size: int) -> str:
 
 
 def _table(data: dict[str, Any]) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     title = (f"{data['project']} {data['version']} · run {data['run_id']} · "
              f"{'dry run for ' if data['dry_run'] else ''}{data['index']}")
-    table = Table(title=title, title_justify="left")
+    table = Table(title=escape(ui.plain(title)), title_justify="left")
     for column in ("file", "identifier", "size", "tested", "published"):
         table.add_column(column, justify="right" if column == "size" else "left")
     for f in data["files"]:
         test = f["test"]
         tested = "—" if not test else f"{test['status']} ({test['interpreter']})"
-        table.add_row(f["name"], f["identifier"], _human_size(f["size"]), tested, f["publish"] or "—")
+        cells = (f["name"], f["identifier"], _human_size(f["size"]), tested, f["publish"] or "—")
+        table.add_row(*(escape(ui.plain(str(cell))) for cell in cells))  # record values: never markup
     ui.console().print(table)
 
 

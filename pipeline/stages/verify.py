@@ -108,16 +108,19 @@ class Verify:
 
     def run(self, ctx: Context) -> None:
         plan, state = ctx.need_plan(), ctx.need_state()
-        if ctx.options.require_verified:
-            raise VerificationFailed(
-                f"run {state.run_id} has no passing verification of these files, and --require-verified "
-                "forbids verifying here (verifying runs the project's code)",
-                hint="let the verify job finish (`wheelship verify`), then publish; nothing was published",
-            )
         if state.missing_slices:
             raise VerificationFailed(
                 f"run {state.run_id} is incomplete: slice(s) {', '.join(state.missing_slices)} never reported",
                 hint="re-run the failed build jobs; nothing was published",
+            )
+        if ctx.options.require_verified:
+            raise VerificationFailed(
+                f"run {state.run_id} has no passing verification of these files, and publish does not verify: "
+                "verifying test-installs the stored wheels, which runs their code where the publishing "
+                "credentials can be read",
+                hint=f"run `wheelship verify {plan.project} {plan.version} --run-id {state.run_id}` first, in a "
+                     "shell without tokens (the workflow's verify job does), or pass --verify to verify here; "
+                     "nothing was published",
             )
         ctx.files = ctx.runs.fetch(state, ctx.workdir / "verify")
         findings = Findings(plan.checks)

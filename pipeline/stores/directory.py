@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from pipeline.errors import ObjectMissing, StoreError
+from pipeline.errors import IntegrityError, ObjectMissing, StoreError
 from pipeline.records import sha256_of
+from pipeline.stores import FILE_LIMIT, RECORD_LIMIT
+
+PLAIN = "a store holds plain files its records name; someone changed it. Nothing was written or uploaded"
 
 
 class DirectoryStore:
@@ -23,9 +27,29 @@ class DirectoryStore:
         self.url = self.root.as_uri()
 
     def _path(self, key: str) -> Path:
-        path = (self.root / key).resolve()
+        try:
+            path = (self.root / key).resolve()
+        except (OSError, RuntimeError) as exc:  # a symlink loop, a name the OS refuses
+            raise IntegrityError(f"{key} in {self.url} cannot be opened: {exc}", hint=PLAIN) from None
         if not path.is_relative_to(self.root):
             raise StoreError(f"refusing key {key!r}: it leaves the store folder")
+        return path
+
+    def _regular(self, key: str, limit: int) -> Path | None:
+        """The object's file, if it is there: a regular file of at most `limit` bytes, never
+        a FIFO (reading one waits forever), a folder or a device; None when absent."""
+        path = self._path(key)
+        try:
+            facts = path.stat()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise IntegrityError(f"{key} in {self.url} cannot be read: {exc.strerror}", hint=PLAIN) from None
+        if not stat.S_ISREG(facts.st_mode):
+            raise IntegrityError(f"{key} in {self.url} is not a plain file", hint=PLAIN)
+        if facts.st_size > limit:
+            raise IntegrityError(f"{key} in {self.url} holds {facts.st_size} bytes, more than the {limit} it may",
+                                 hint=PLAIN)
         return path
 
     def _write(self, key: str, fill: Callable[[BinaryIO], object]) -> None:
@@ -50,9 +74,12 @@ class DirectoryStore:
             self._write(key, lambda fh: shutil.copyfileobj(src, fh, 1 << 20))
         return True
 
-    def get_file(self, key: str, dest: Path) -> None:
+    def get_file(self, key: str, dest: Path, limit: int = FILE_LIMIT) -> None:
+        path = self._regular(key, limit)
+        if path is None:
+            raise ObjectMissing(f"{key} is missing from {self.url}")
         try:
-            shutil.copyfile(self._path(key), dest)
+            shutil.copyfile(path, dest)
         except FileNotFoundError:
             raise ObjectMissing(f"{key} is missing from {self.url}") from None
 
@@ -60,14 +87,15 @@ class DirectoryStore:
         self._write(key, lambda fh: fh.write(data))
 
     def get_json(self, key: str) -> bytes | None:
+        path = self._regular(key, RECORD_LIMIT)
         try:
-            return self._path(key).read_bytes()
+            return None if path is None else path.read_bytes()
         except FileNotFoundError:
             return None
 
     def stored_sha256(self, key: str) -> str | None:
         path = self._path(key)
-        return sha256_of(path) if path.is_file() else None
+        return sha256_of(path) if path.is_file() and stat.S_ISREG(path.stat().st_mode) else None
 
     def list(self, prefix: str) -> list[str]:
         base = self._path(prefix) if prefix else self.root

@@ -17,7 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.errors import ObjectMissing, StoreError
+from pipeline.errors import IntegrityError, ObjectMissing, StoreError
+from pipeline.stores import FILE_LIMIT, RECORD_LIMIT
 
 if TYPE_CHECKING:
     from botocore.exceptions import ClientError
@@ -111,11 +112,15 @@ class S3Store:
             self.client.upload_file(str(path), self.bucket, self._key(key), ExtraArgs=extra, Config=self.transfer)
         return True
 
-    def get_file(self, key: str, dest: Path) -> None:
+    def get_file(self, key: str, dest: Path, limit: int = FILE_LIMIT) -> None:
         import botocore.exceptions as bx
 
         with self._errors(f"fetch {key}"):
             try:
+                size = self.client.head_object(Bucket=self.bucket, Key=self._key(key))["ContentLength"]
+                if size > limit:
+                    raise IntegrityError(f"{key} in {self.url} holds {size} bytes, more than the {limit} it may",
+                                         hint="someone changed the store; nothing was written or uploaded")
                 self.client.download_file(self.bucket, self._key(key), str(dest), Config=self.transfer)
             except bx.ClientError as exc:
                 if _missing(exc):
@@ -135,7 +140,12 @@ class S3Store:
 
         with self._errors(f"read {key}"):
             try:
-                return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+                answer = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+                if answer["ContentLength"] > RECORD_LIMIT:
+                    raise IntegrityError(f"{key} in {self.url} holds {answer['ContentLength']} bytes, more than "
+                                         f"a record may ({RECORD_LIMIT})", hint="someone changed the store; nothing "
+                                         "was written or uploaded")
+                return answer["Body"].read(RECORD_LIMIT + 1)
             except bx.ClientError as exc:
                 if _missing(exc):
                     return None
