@@ -31,7 +31,10 @@ test: $(BIN)/.installed manylinux-image
 
 # The real-world corpus: the top PyPI projects' files checked, real sdists released.
 # Files download once into ~/.cache/wheelship/corpus, checked against pinned SHA-256s.
-test-real: $(BIN)/.installed
+# beancount's flex and bison (from PyPI) call Debian's m4; its cibuildwheel release runs
+# in the local manylinux image.
+test-real: $(BIN)/.installed manylinux-image
+	command -v m4 >/dev/null || (apt-get update -qq && apt-get install -y -qq m4)
 	$(BIN)/python -m pytest -p no:cacheprovider -m real $(PYTEST_ARGS)
 
 # A manylinux-style image for cibuildwheel's Linux path on a machine with no registry:
