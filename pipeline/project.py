@@ -57,9 +57,8 @@ def _ask_backend(root: Path, log_file: Path) -> tuple[str, str, str | None]:
     """Name, version and Requires-Python from the PEP 517 metadata hook."""
     import importlib.metadata
 
-    import build.env
-
     import build
+    import build.env
 
     with build.env.DefaultIsolatedEnv(installer="uv") as env, tempfile.TemporaryDirectory() as out:
         builder = build.ProjectBuilder.from_isolated_env(env, root, runner=_hook_runner(log_file))
