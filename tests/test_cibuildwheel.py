@@ -230,7 +230,7 @@ def test_test_skip_gives_an_untested_record_and_ws306_where_no_host_ran_it(sandb
     empty.mkdir()
     narrow = {**env, "PYENV_ROOT": str(empty), "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"}
     refused = run_subprocess("publish", "wheelship-demo-cext", "0.1.0rc1", "--run-id", run_id, "--index", "pypi",
-                             env=narrow, cwd=project)
+                             "--verify", env=narrow, cwd=project)
     assert refused.code == 5, refused.err
     assert "WS306" in refused.err and "cp312-cp312-manylinux" in refused.err
     assert "test-skip (cp312-*) matches" in refused.err

@@ -86,7 +86,7 @@ def test_plan_build_and_publish_jobs_share_only_the_store(sandbox_env, s3_store,
     checkout, env = _job(tmp_path, "publish", base)
     report = checkout / "report.json"
     published = run_subprocess("publish", outputs["project"], outputs["version"], "--project", ".", "--run-id",
-                               outputs["run-id"], "--json", report, env=env, cwd=checkout)
+                               outputs["run-id"], "--verify", "--json", report, env=env, cwd=checkout)
     assert published.code == 0, published.err
     facts = json.loads(report.read_text())
     assert sorted(f["identifier"] for f in facts["files"]) == ["cp311-manylinux_x86_64", "cp312-manylinux_x86_64",
