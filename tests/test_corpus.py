@@ -64,7 +64,9 @@ def test_the_most_downloaded_projects_files_give_no_errors_and_only_reviewed_war
     assert errors == [], "\n".join(errors)
     found = {(f["file"], f["code"]) for f in findings if f["severity"] == "error"}
     assert found == REFUSED_TODAY, f"refused today, not found: {sorted(REFUSED_TODAY - found)}"
-    assert all(code == 0 for code, _ in results.values())
+    refused = {name for name, (_, found) in results.items()
+               if any((f["file"], f["code"]) in REFUSED_TODAY for f in found)}
+    assert all(code == 0 for name, (code, _) in results.items() if name not in refused)
     warnings = {(f["file"], f["code"]) for f in findings if f["severity"] == "warning"}
     assert warnings == _reviewed(), f"new: {sorted(warnings - _reviewed())}; gone: {sorted(_reviewed() - warnings)}"
     files = sum(len(paths) for paths in projects.values())
