@@ -46,17 +46,20 @@ def import_names(paths: Iterable[str], read: Callable[[str], str] | None = None)
         if init in paths and not any(mark in text for mark in NAMESPACE_MARKS):
             found.add(prefix)
             return
-        for rest in inside:  # a namespace: what is in it
-            first, _, deeper = rest.partition("/")
-            if deeper and first.isidentifier() and first != "__pycache__":
+        # A namespace: the packages in it, each folder once. Its loose modules are not
+        # imported one by one (googleapis-common-protos ships `google/longrunning/
+        # operations_grpc.py`, which needs the optional grpcio).
+        for first in sorted({rest.split("/")[0] for rest in inside if "/" in rest}):
+            if first.isidentifier() and first != "__pycache__":
                 visit(prefix + "." + first, folder + "/" + first)
-            elif not deeper and (module := _module(first)) is not None and module != "__init__":
-                found.add(prefix + "." + module)
 
     for top in sorted({p.split("/")[0] for p in paths}):
         if any(p.startswith(top + "/") for p in paths):
             if top.isidentifier() and top not in SKIPPED and top != "__pycache__":
+                before = len(found)
                 visit(top, top)
+                if len(found) == before:  # a namespace of modules only: importing it proves it is there
+                    found.add(top)
         elif (module := _module(top)) is not None and module not in SKIPPED:
             found.add(module)
     return tuple(sorted(found))

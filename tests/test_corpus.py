@@ -372,3 +372,16 @@ def test_a_projects_cibuildwheel_test_command_runs_on_the_local_builder(cli, san
     test = wheels[0]["test"]
     assert "the project's cibuildwheel test-command: pytest {package}/tests" in test["how"], test
     assert test["status"] == "passed", test
+
+
+@pytest.mark.parametrize(("project", "names"), [("protobuf", ("google.protobuf",)),
+                                                ("googleapis-common-protos", ("google",)),
+                                                ("google-api-core", ("google.api_core",))])
+def test_import_names_of_real_namespace_wheels(project, names):
+    """A namespace's packages are imported, never its loose modules one by one:
+    googleapis-common-protos ships google/longrunning/operations_grpc.py, which needs the
+    optional grpcio, and would fail a test-install that imported it."""
+    from pipeline.testinstall import import_names_of
+
+    wheels = [fetch(e) for e in entries() if e["project"] == project and str(e["filename"]).endswith(".whl")]
+    assert wheels and {import_names_of(w) for w in wheels} == {names}

@@ -19,7 +19,8 @@ from tests.conftest import copy_project
 @pytest.mark.parametrize(("paths", "names"), [
     (["pkg/__init__.py", "pkg/core.py", "mod.py"], ("mod", "pkg")),
     (["jaraco/functools/__init__.py", "jaraco/functools/__init__.pyi"], ("jaraco.functools",)),  # PEP 420
-    (["a/b/c/__init__.py", "a/b/d.py", "a/e.cpython-312-x86_64-linux-gnu.so"], ("a.b.c", "a.b.d", "a.e")),
+    (["a/b/c/__init__.py", "a/b/d.py", "a/e.cpython-312-x86_64-linux-gnu.so"], ("a.b.c",)),
+    (["google/longrunning/operations_grpc.py", "google/rpc/status_pb2.py"], ("google",)),  # modules only
     (["_speedups.cpython-312-x86_64-linux-gnu.so", "lib.pyd"], ("_speedups", "lib")),
     (["tests/__init__.py", "pkg/__init__.py", "x-1.dist-info/METADATA", "../../bin/tool"], ("pkg",)),
     (["pkg/__pycache__/x.pyc", "pkg/__init__.py"], ("pkg",)),
@@ -45,7 +46,7 @@ def _wheel(tmp_path: Path, files: dict[str, str], metadata: str = "") -> Path:
 
 def test_a_wheel_says_its_names_and_import_name_metadata_wins(tmp_path):
     wheel = _wheel(tmp_path, {"demo-1.0.data/purelib/ns/inner/__init__.py": "", "experiments/run.py": ""})
-    assert import_names_of(wheel) == ("experiments.run", "ns.inner")  # a module in a namespace folder
+    assert import_names_of(wheel) == ("experiments", "ns.inner")  # a namespace of modules: itself
     declared = _wheel(tmp_path, {"ns/inner/__init__.py": ""}, "Import-Name: ns.inner\nImport-Name: ns_extra ; private\n")
     assert import_names_of(declared) == ("ns.inner", "ns_extra")
 
