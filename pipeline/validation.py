@@ -79,6 +79,14 @@ def token(value: object, pattern: re.Pattern[str], *, what: str, where: str, exp
     return value
 
 
+def plain_version(value: str) -> bool:
+    """Whether a store key's folder is a version as wheelship writes it (normalised PEP 440)."""
+    try:
+        return str(Version(value)) == value
+    except InvalidVersion:
+        return False
+
+
 def inside(folder: Path, name: str) -> Path:
     """`folder / name`, refusing a name that would land anywhere else."""
     path = folder / name

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from packaging.version import Version
 
+from pipeline import validation
 from pipeline.context import Context
 from pipeline.errors import IntegrityError, UsageError, VersionMismatch
 from pipeline.git import git
@@ -126,7 +127,8 @@ def _planned_at_another_version(ctx: Context, project: str, version: str, source
     run_id = ctx.options.run_id
     assert run_id is not None and ctx.options.project_dir is not None
     suffix = f"/{run_id}/plan.json"
-    planned = [key.split("/")[1] for key in ctx.store.list(f"{project}/") if key.endswith(suffix)]
+    planned = [key.split("/")[1] for key in ctx.store.list(f"{project}/")
+               if key.endswith(suffix) and validation.plain_version(key.split("/")[1])]
     if planned:
         state = Runs(ctx.store, project, planned[0]).read(run_id)
         raise VersionMismatch(
