@@ -151,40 +151,85 @@ def project_name(project_dir: Path) -> str:
     return load_project(project_dir).name
 
 
+#: How the publish job reaches the store: an AWS role, or an endpoint with keys.
+STORE_ACCESS = ("aws-role", "keys")
+#: Where `init` writes the AWS path's infrastructure template, in the project.
+STORE_TEMPLATE = Path(".github") / "wheelship" / "store-aws.yaml"
+RELEASE_WORKFLOW = "wheelship-release.yml"
+
+
+#: Where `init` writes each file, relative to the project.
+OUTPUTS = {
+    "release": Path(".github") / "workflows" / RELEASE_WORKFLOW,
+    "dry-run": Path(".github") / "workflows" / "wheelship-dry-run.yml",
+    "lock": LOCK_FILE,
+    "spec": Path("wheelship.toml"),
+    "store": STORE_TEMPLATE,
+}
+
+
+def checklist(name: str, access: str) -> list[str]:
+    """What a maintainer sets up once after `init`, for the chosen way to the store."""
+    if access == "aws-role":
+        store = [
+            f"deploy {STORE_TEMPLATE.as_posix()} (aws cloudformation deploy --template-file "
+            f"{STORE_TEMPLATE.as_posix()} --capabilities CAPABILITY_IAM --parameter-overrides "
+            "BucketName=BUCKET GitHubRepository=OWNER/NAME)",
+            "set the repository variables WHEELSHIP_STORE (the stack's StoreUrl output), "
+            "AWS_PUBLISH_ROLE_ARN (its PublisherRoleArn output) and AWS_REGION",
+        ]
+    else:
+        store = [
+            "make a bucket with versioning on at your S3-compatible provider, and keys that may read and write it",
+            "set the repository variables WHEELSHIP_STORE (s3://BUCKET/PREFIX) and WHEELSHIP_STORE_ENDPOINT "
+            "(the provider's S3 endpoint URL), and the repository secrets WHEELSHIP_STORE_ACCESS_KEY_ID and "
+            "WHEELSHIP_STORE_SECRET_ACCESS_KEY",
+        ]
+    return [
+        *store,
+        "create the GitHub environments pypi, testpypi and dry-run (Settings > Environments)",
+        f"on PyPI, add a trusted publisher for {name}: this repository, workflow {RELEASE_WORKFLOW}, "
+        "environment pypi",
+        f"on TestPyPI, add a trusted publisher for {name}: this repository, workflow {RELEASE_WORKFLOW}, "
+        "environment testpypi",
+        "commit the files above and push a tag such as v1.0.0rc1 (TestPyPI) to rehearse the path for real",
+    ]
+
+
 def init(project_dir: Path, *, force: bool = False, install: str | None = None, on_release: bool = False,
-         locked: str | None = None, find_links: Path | None = None, index_url: str | None = None) -> list[Path]:
+         locked: str | None = None, find_links: Path | None = None, index_url: str | None = None,
+         store_access: str = "aws-role") -> list[Path]:
     """Write the release and dry-run workflows, wheelship's hash-pinned requirements
-    (`locked`, else made now by `lock`) and a starter buildspec into a project."""
+    (`locked`, else made now by `lock`), a starter buildspec and, for the AWS path, the
+    store's infrastructure template into a project."""
     if not project_dir.is_dir():
         raise UsageError(f"{project_dir} is not a folder", hint="pass your project's folder")
+    if store_access not in STORE_ACCESS:
+        raise UsageError(f"unknown way to the store {store_access!r}", hint="use " + " or ".join(STORE_ACCESS))
     install = install or LOCKED_INSTALL
     name = project_name(project_dir)
-    existing = [p for p in _outputs(project_dir) if p.exists()]
+    kinds = [*OUTPUTS] if store_access == "aws-role" else [kind for kind in OUTPUTS if kind != "store"]
+    existing = [project_dir / OUTPUTS[kind] for kind in kinds if (project_dir / OUTPUTS[kind]).exists()]
     if existing and not force:
         raise UsageError(
             "refusing to overwrite " + ", ".join(str(p) for p in existing),
             hint="pass --force to replace them",
         )
     locked = locked or lock(f"wheelship=={__version__}", find_links=find_links, index_url=index_url)
-    outputs = _outputs(project_dir, {
-        "release": render("release", install, tag_patterns(project_dir), on_release=on_release, project=name),
-        "dry-run": render("dry-run", install, project=name),
-        "lock": locked,
-        "spec": files("pipeline").joinpath("templates/wheelship.toml").read_text(encoding="utf-8"),
-    })
-    for path, text in outputs.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        log.info("wrote %s", path)
-    return list(outputs)
-
-
-def _outputs(project_dir: Path, texts: dict[str, str] | None = None) -> dict[Path, str]:
-    """Where `init` writes each file, with its text."""
-    texts = texts or {}
-    return {
-        project_dir / ".github" / "workflows" / "wheelship-release.yml": texts.get("release", ""),
-        project_dir / ".github" / "workflows" / "wheelship-dry-run.yml": texts.get("dry-run", ""),
-        project_dir / LOCK_FILE: texts.get("lock", ""),
-        project_dir / "wheelship.toml": texts.get("spec", ""),
+    template = files("pipeline").joinpath("templates")
+    texts: dict[str, Callable[[], str]] = {
+        "release": lambda: render("release", install, tag_patterns(project_dir), on_release=on_release,
+                                  project=name),
+        "dry-run": lambda: render("dry-run", install, project=name),
+        "lock": lambda: locked,
+        "spec": lambda: template.joinpath("wheelship.toml").read_text(encoding="utf-8"),
+        "store": lambda: template.joinpath("store-aws.yaml").read_text(encoding="utf-8"),
     }
+    written = []
+    for kind in kinds:
+        path = project_dir / OUTPUTS[kind]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(texts[kind](), encoding="utf-8")
+        log.info("wrote %s", path)
+        written.append(path)
+    return written

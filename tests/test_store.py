@@ -203,7 +203,7 @@ def test_a_run_whose_records_are_incomplete(cli, sandbox_env, s3_store, tmp_path
 
 
 def test_cfn_lint_passes_on_the_infra_template():
-    template = Path(__file__).resolve().parent.parent / "infra" / "wheelship-store.yaml"
+    template = Path(__file__).resolve().parent.parent / "pipeline" / "templates" / "store-aws.yaml"
     cfn_lint = Path(sys.executable).parent / "cfn-lint"
     result = subprocess.run([str(cfn_lint), str(template)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -61,7 +61,14 @@ def test_init_writes_workflows_pinned_requirements_and_a_buildspec_and_refuses_t
     assert result.code == 0, result.err
     written = [Path(line) for line in result.out.split()]
     assert {p.name for p in written} == {"wheelship-release.yml", "wheelship-dry-run.yml", "wheelship.toml",
-                                         "requirements.txt"}
+                                         "requirements.txt", "store-aws.yaml"}
+    # the AWS path's template is the project's own copy, and the checklist names what to set up
+    assert (tmp_path / ".github/wheelship/store-aws.yaml").read_text() == (
+        ROOT / "pipeline" / "templates" / "store-aws.yaml").read_text()
+    for step in ("deploy .github/wheelship/store-aws.yaml", "AWS_PUBLISH_ROLE_ARN", "environments pypi, testpypi "
+                 "and dry-run", "trusted publisher for my-project: this repository, workflow "
+                 "wheelship-release.yml, environment pypi", "environment testpypi"):
+        assert step in result.err, step
     _audit([p for p in written if p.suffix == ".yml"])
     release = written[0].read_text()
     assert LOCKED_INSTALL in release and "pip install ." not in release and "pip install 'wheelship" not in release
@@ -104,8 +111,9 @@ def test_project_code_never_runs_where_credentials_are(kind: str) -> None:
     (checkout,) = [s for s in publish["steps"] if s.get("uses", "").startswith("actions/checkout@")]
     assert checkout["with"]["sparse-checkout"] == ".github/wheelship"  # the pinned requirements, no project code
     assert checkout["with"]["sparse-checkout-cone-mode"] is False
-    assert [s["run"] for s in publish["steps"] if "run" in s] == [
-        LOCKED_INSTALL, "wheelship copy", "wheelship publish --require-verified --json wheelship-report.json"]
+    runs = [s["run"] for s in publish["steps"] if "run" in s]
+    assert runs[0] == LOCKED_INSTALL and runs[1].startswith('echo "::error::no way to reach the store')
+    assert runs[2:] == ["wheelship copy", "wheelship publish --require-verified --json wheelship-report.json"]
     # The route job runs no project code: it installs the pinned wheelship and reads the event.
     assert route["permissions"] == {"contents": "read"}
     assert [s["run"] for s in route["steps"] if "run" in s] == [
@@ -178,7 +186,7 @@ def _infra() -> dict:  # type: ignore[type-arg]
             loader.construct_mapping(node)  # type: ignore[arg-type]
 
     Loader.add_multi_constructor("!", tag)
-    return yaml.load((ROOT / "infra" / "wheelship-store.yaml").read_text(), Loader=Loader)
+    return yaml.load((ROOT / "pipeline" / "templates" / "store-aws.yaml").read_text(), Loader=Loader)
 
 
 def test_the_infra_trusts_exactly_the_publish_jobs_environments_for_as_long_as_they_run() -> None:
@@ -244,3 +252,42 @@ def test_emulated_slices_get_qemu_and_others_do_not() -> None:
     qemu = [s for s in build["steps"] if "setup-qemu-action" in s.get("uses", "")]
     assert len(qemu) == 1 and qemu[0]["if"] == "matrix.qemu != ''"
     assert qemu[0]["with"]["platforms"] == "${{ matrix.qemu }}"
+
+
+def test_init_for_the_keys_path_writes_no_aws_template_and_lists_the_keys(tmp_path, cli, pinned_init) -> None:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "my-project"\nversion = "1.0"\n')
+    result = cli("init", tmp_path, "--store-access", "keys")
+    assert result.code == 0, result.err
+    assert not (tmp_path / ".github/wheelship/store-aws.yaml").exists()
+    for name in ("WHEELSHIP_STORE_ENDPOINT", "WHEELSHIP_STORE_ACCESS_KEY_ID", "WHEELSHIP_STORE_SECRET_ACCESS_KEY"):
+        assert name in result.err
+    assert "AWS_PUBLISH_ROLE_ARN" not in result.err
+    from pipeline.workflows import init
+
+    with pytest.raises(UsageError, match="unknown way to the store 'gcs'"):
+        init(tmp_path, force=True, store_access="gcs")
+
+
+STORE_SECRETS = ("secrets.WHEELSHIP_STORE_ACCESS_KEY_ID", "secrets.WHEELSHIP_STORE_SECRET_ACCESS_KEY")
+
+
+@pytest.mark.parametrize("kind", ["release", "dry-run"])
+def test_the_store_keys_reach_only_the_steps_that_use_the_store(kind: str) -> None:
+    """Both ways to the store are in every workflow, chosen by repository configuration;
+    the keys are read by the publish job's copy and publish steps and nowhere else."""
+    workflow = _workflow(kind)
+    for name, job in workflow["jobs"].items():
+        for step in job["steps"]:
+            text = yaml.safe_dump(step)
+            holds = [secret for secret in STORE_SECRETS if secret in text]
+            if name == "publish" and step.get("run", "").startswith(("wheelship copy", "wheelship publish")):
+                assert holds == list(STORE_SECRETS)
+                assert step["env"]["WHEELSHIP_STORE_ENDPOINT"] == "${{ vars.WHEELSHIP_STORE_ENDPOINT }}"
+            else:
+                assert not holds, (name, step)
+    assert "secrets." not in yaml.safe_dump({k: v for k, v in workflow.items() if k != "jobs"})
+    publish = workflow["jobs"]["publish"]["steps"]
+    (role,) = [s for s in publish if "configure-aws-credentials" in s.get("uses", "")]
+    assert role["if"] == "vars.AWS_PUBLISH_ROLE_ARN != ''"
+    (neither,) = [s for s in publish if "no way to reach the store" in s.get("run", "")]
+    assert neither["if"] == "vars.AWS_PUBLISH_ROLE_ARN == '' && vars.WHEELSHIP_STORE_ENDPOINT == ''"

@@ -1,8 +1,10 @@
 """A store in S3-compatible object storage (AWS S3, MinIO, SeaweedFS, R2) through boto3.
 
-The endpoint comes from ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``, else the
-buildspec's ``[s3] endpoint-url``; credentials from the standard AWS chain
-(environment, profiles, GitHub OIDC roles through configure-aws-credentials).
+The endpoint comes from ``WHEELSHIP_STORE_ENDPOINT``, ``AWS_ENDPOINT_URL_S3`` or
+``AWS_ENDPOINT_URL``, else the buildspec's ``[s3] endpoint-url``; credentials from the
+store's own keys (``WHEELSHIP_STORE_ACCESS_KEY_ID`` and ``…_SECRET_ACCESS_KEY``) when
+set, else the standard AWS chain (environment, profiles, GitHub OIDC roles through
+configure-aws-credentials).
 Each object carries its SHA-256 in its metadata (``x-amz-meta-sha256``) and, where
 the server supports it, as an S3 SHA-256 checksum the server itself checks.
 """
@@ -17,7 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.errors import IntegrityError, ObjectMissing, StoreError
+from pipeline.errors import IntegrityError, ObjectMissing, StoreError, UsageError
+from pipeline.redaction import register_secret
 from pipeline.stores import FILE_LIMIT, RECORD_LIMIT
 
 if TYPE_CHECKING:
@@ -27,6 +30,30 @@ log = logging.getLogger(__name__)
 
 MiB = 1 << 20
 ATTEMPTS = 10  # at a 30% fault rate, ten failures in a row come once in 170,000 requests
+
+
+#: The endpoint-and-keys path (any S3-compatible server: R2, B2, MinIO, Wasabi, GCS's
+#: S3 interface): a workflow sets these from the repository's variable and secrets,
+#: in the publish job only. Absent, boto3's own chain (an AWS role, a profile) applies.
+ENDPOINT_VARIABLE = "WHEELSHIP_STORE_ENDPOINT"
+KEY_ID_VARIABLE = "WHEELSHIP_STORE_ACCESS_KEY_ID"
+SECRET_VARIABLE = "WHEELSHIP_STORE_SECRET_ACCESS_KEY"
+
+
+def store_keys() -> dict[str, str]:
+    """The store's own keys when both are set (registered as secrets, so no log shows
+    them), none when neither is; one without the other is a usage error."""
+    key_id, secret = os.environ.get(KEY_ID_VARIABLE, ""), os.environ.get(SECRET_VARIABLE, "")
+    if bool(key_id) != bool(secret):
+        missing = SECRET_VARIABLE if key_id else KEY_ID_VARIABLE
+        raise UsageError(f"{missing} is not set, but {KEY_ID_VARIABLE if key_id else SECRET_VARIABLE} is",
+                         hint="set both of the store's keys (the repository secrets of the same names), or neither "
+                              "to use an AWS role or profile")
+    if not key_id:
+        return {}
+    register_secret(key_id)
+    register_secret(secret)
+    return {"aws_access_key_id": key_id, "aws_secret_access_key": secret}
 
 
 class S3Store:
@@ -42,7 +69,8 @@ class S3Store:
             raise StoreError(f"store URL {url!r} names no bucket", hint="use s3://BUCKET/PREFIX")
         self.prefix = prefix.strip("/")
         self.url = url
-        self.endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or endpoint_url
+        self.endpoint = (os.environ.get(ENDPOINT_VARIABLE) or os.environ.get("AWS_ENDPOINT_URL_S3")
+                         or os.environ.get("AWS_ENDPOINT_URL") or endpoint_url)
         # The store's retry policy is botocore's own standard mode, sized for a release:
         # every request (HEAD, PUT, GET, LIST, each multipart part) is retried on
         # connection errors, 500/502/503/504, throttling (503 SlowDown, 429) and
@@ -52,7 +80,7 @@ class S3Store:
             retries={"mode": "standard", "max_attempts": attempts},
             connect_timeout=5, read_timeout=read_timeout, max_pool_connections=32,
         )
-        session = boto3.session.Session()
+        session = boto3.session.Session(**store_keys())
         self.client = session.client(
             "s3", endpoint_url=self.endpoint, config=config,
             region_name=region or session.region_name or "us-east-1",
