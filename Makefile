@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 WHEELSHIP := $(BIN)/wheelship
 
-.PHONY: demo test test-real lint bench clean manylinux-image
+.PHONY: demo test test-real lint bench clean manylinux-image sigstore-mock
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,7 @@ _demo-steps:
 	$(BIN)/uv pip install -q --python .wheelship/demo/env/bin/python --index-url "$$WHEELSHIP_SANDBOX_TESTPYPI_SIMPLE" 'wheelship-demo-cext==0.1.0rc1'
 	.wheelship/demo/env/bin/wheelship-demo-cext 2 40
 
-test: $(BIN)/.installed manylinux-image
+test: $(BIN)/.installed manylinux-image sigstore-mock
 	$(BIN)/ruff check pipeline tests
 	$(BIN)/python -m mypy pipeline
 	$(BIN)/python -m pytest -p no:cacheprovider -m "not real" $(PYTEST_ARGS)
@@ -41,6 +41,11 @@ test-real: $(BIN)/.installed manylinux-image
 # installs Podman when missing; quick when the image exists. See infra/manylinux/.
 manylinux-image: $(BIN)/.installed
 	PATH="$(CURDIR)/$(BIN):$$PATH" infra/manylinux/make-image.sh
+
+# The local Sigstore (Fulcio and Rekor from npm's @sigstore/mock) the tests sign against:
+# Node's packages from the npm registry, by infra/sigstore's package-lock.json. See infra/sigstore/.
+sigstore-mock:
+	test -d infra/sigstore/node_modules/@sigstore/mock || npm ci --prefix infra/sigstore --no-audit --no-fund
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m tests.bench $(BENCH_ARGS)
