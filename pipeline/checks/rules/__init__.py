@@ -12,7 +12,9 @@ changes a rule one place changes here:
   License-File, obfuscated modules);
 - `tarframe`: an sdist's tar and gzip structure (one top-level folder with PKG-INFO,
   no sparse members, a gzip stream that decompresses to its end, not also a ZIP);
-- `fields`: metadata fields as warehouse/forklift/metadata.py validates them.
+- `fields`: metadata fields as warehouse/forklift/metadata.py validates them;
+- `sboms`: PEP 770 SBOMs in a wheel's `.dist-info/sboms/` (PyPI accepts them all today,
+  so these rules warn: each SBOM is readable, recorded and about this distribution).
 
 Each family module defines ``RULES``, a tuple of (code, name, severity, summary), and
 ``check(path, findings, limits)``, which adds a finding per refusal. A rule's docstring
@@ -24,13 +26,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.checks.rules import fields, filenames, platforms, tarframe, wheelfiles, zipframe
+from pipeline.checks.rules import fields, filenames, platforms, sboms, tarframe, wheelfiles, zipframe
 
 if TYPE_CHECKING:
     from pipeline.archives import Limits
     from pipeline.checks import Findings
 
-FAMILIES = (filenames, platforms, zipframe, wheelfiles, tarframe, fields)
+FAMILIES = (filenames, platforms, zipframe, wheelfiles, tarframe, fields, sboms)
 RULES: tuple[tuple[str, str, str, str], ...] = tuple(rule for family in FAMILIES for rule in family.RULES)
 
 
