@@ -17,7 +17,8 @@ from typing import Any
 from pipeline.errors import UsageError
 
 #: The GitHub-hosted runner that builds each arch natively, per platform, as in
-#: cibuildwheel's own deploy example (shared/actions-pins.md).
+#: cibuildwheel's own deploy example
+#: (https://github.com/pypa/cibuildwheel/blob/main/examples/github-deploy.yml).
 NATIVE_RUNNERS = {
     "linux": {"x86_64": "ubuntu-latest", "aarch64": "ubuntu-24.04-arm"},
     "macos": {"x86_64": "macos-15-intel", "arm64": "macos-latest"},
@@ -49,7 +50,7 @@ def host_arch_for(platform: str, arch: str) -> str | None:
 
 
 @dataclass(frozen=True)
-class SliceKind:
+class PlannedArch:
     """A platform and arch, the runner that builds it, and whether that runner emulates it."""
 
     platform: str
@@ -98,7 +99,7 @@ def archs_setting(opts: Any) -> str:
     return str(opts.reader.get("archs", option_format=ListFormat(sep=" "), ignore_empty=True) or "auto")
 
 
-def planned_archs(project_dir: Path, platform: str, env: Mapping[str, str] | None = None) -> list[SliceKind]:
+def planned_archs(project_dir: Path, platform: str, env: Mapping[str, str] | None = None) -> list[PlannedArch]:
     """Every arch the project's `archs` selects for a platform, each with the runner that
     builds it. `auto` and `native` mean each runner's own arch, as they do on that runner."""
     from cibuildwheel.architecture import Architecture
@@ -128,7 +129,7 @@ def planned_archs(project_dir: Path, platform: str, env: Mapping[str, str] | Non
     for arch in known:
         if arch in chosen:
             runner, qemu = (natives[arch], False) if arch in natives else OTHER_ARCHES[platform][arch]
-            planned.append(SliceKind(platform, arch, runner, qemu))
+            planned.append(PlannedArch(platform, arch, runner, qemu))
     return planned
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from packaging.utils import parse_wheel_filename
 
-from pipeline.builders import tail
+from pipeline.buildlog import tail
 from pipeline.cleanenv import for_builds
 from pipeline.errors import BuildFailed
 

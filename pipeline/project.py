@@ -15,7 +15,7 @@ from typing import Any
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from pipeline.builders import append_output, tail
+from pipeline.buildlog import append_output, tail
 from pipeline.cleanenv import for_builds
 from pipeline.errors import BuildFailed, UsageError, VersionMismatch
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.errors import UsageError
+from pipeline.indexes import BUILTIN_INDEXES, IndexConfig
 from pipeline.redaction import register_secret
-from pipeline.spec import BUILTIN_INDEXES, IndexConfig
 
 
 @dataclass(frozen=True)

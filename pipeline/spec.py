@@ -10,24 +10,49 @@ Resolution order, later wins (as cibuildwheel's options do):
      (``store`` -> ``WHEELSHIP_STORE``);
   5. command-line flags (``--store``, ``--index``).
 
+Every key is one field below (or of `Limits` and `IndexConfig`), declared with its
+default, what it accepts and a value it takes (pipeline.speckeys); validation, layering
+and the environment variables are derived from those fields, so a new key is one field.
+
 Validation reports every problem at once, each with the file, the key path, the
 value and what was expected, and a "did you mean" for near misses.
 """
 
 from __future__ import annotations
 
-import difflib
 import os
-import re
 import tomllib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from pipeline import pypirc
 from pipeline.archives import DEFAULT_LIMITS, Limits
 from pipeline.cibwconfig import NATIVE_RUNNERS, OTHER_ARCHES
 from pipeline.errors import UsageError
+from pipeline.indexes import BUILTIN_INDEXES, IndexConfig
+from pipeline.speckeys import (
+    Key,
+    by_path,
+    did_you_mean,
+    entries,
+    env_name,
+    is_bool,
+    is_names,
+    is_store_url,
+    is_str,
+    is_url,
+    key,
+    list_of,
+    names,
+    one_of,
+    positive,
+    rows,
+    table,
+)
+
+__all__ = ["BUILTIN_INDEXES", "SEVERITIES", "SLICE_NAMES", "IndexConfig", "PublishPolicy", "Spec", "load_spec"]
 
 #: Every slice a plan can hold: the sdist, a pure wheel, and each platform's arches
 #: (those cibuildwheel builds natively on a runner, then the ones it needs QEMU or a
@@ -41,31 +66,29 @@ SLICE_NAMES = (
 SEVERITIES = ("error", "warning", "off")
 
 
-@dataclass(frozen=True, kw_only=True)
-class IndexConfig:
-    """A package index: where files go, where they are listed, who may upload."""
+def _check_names() -> set[str]:
+    """What ``[checks]`` takes: a check by its code or its name."""
+    from pipeline.checks import CHECKS
 
-    name: str
-    upload_url: str
-    simple_url: str
-    username: str = "__token__"
-    password_env: str
+    return {*CHECKS, *(c.name for c in CHECKS.values())}
 
-    def urls(self) -> dict[str, str]:
-        """The URLs a plan records beside the index's name, for display only."""
-        return {"upload": self.upload_url, "simple": self.simple_url}
+
+# The key table: each field below (and each of Limits' and IndexConfig's) is one
+# buildspec key with its default, what it accepts, and a value it takes (pipeline.speckeys).
 
 
 @dataclass(frozen=True, kw_only=True)
 class PublishPolicy:
     """How hard and how wide to push uploads (see pipeline.retry)."""
 
-    attempts: int = 6
-    max_wait: float = 30.0
-    timeout: float = 60.0
-    concurrency: int = 4
-    closed_after_days: int = 14  # PyPI refuses new files for older releases (since 2026-07)
-    download_back: bool = False  # the listing's sha256 is the proof; downloading doubles the traffic
+    attempts: int = key("attempts", positive(int), 6, example=3)
+    max_wait: float = key("max-wait", positive(float), 30.0, example=5.0)
+    timeout: float = key("timeout", positive(float), 60.0, example=10.0)
+    concurrency: int = key("concurrency", positive(int), 4, example=2)
+    # PyPI refuses new files for older releases (since 2026-07)
+    closed_after_days: int = key("closed-after-days", positive(int), 14, example=30)
+    # the listing's sha256 is the proof; downloading doubles the traffic
+    download_back: bool = key("download-back", is_bool, False, example=True)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,185 +96,61 @@ class Spec:
     """Everything the buildspec decides, resolved and validated."""
 
     source: str
-    store: str = "file://.wheelship/store"
-    kind: str = "auto"
-    import_names: tuple[str, ...] = ()
-    test_command: str | None = None
-    before_sdist: str | None = None
-    slices: tuple[str, ...] = ()
-    prerelease_index: str = "testpypi"
-    final_index: str = "pypi"
-    indexes: Mapping[str, IndexConfig] = field(default_factory=dict)
-    s3_endpoint_url: str | None = None
-    s3_region: str | None = None
-    s3_attempts: int = 10
-    publish: PublishPolicy = PublishPolicy()
-    checks: Mapping[str, str] = field(default_factory=dict)
+    store: str = key("store", is_store_url, "file://.wheelship/store", example="s3://releases/wheelship")
+    kind: str = key("kind", one_of("auto", "pure", "native"), "auto", example="native")
+    import_names: tuple[str, ...] = key("import-names", is_names, (), example=["mypkg"], convert=tuple)
+    test_command: str | None = key("test-command", is_str, None, example="pytest -x")
+    before_sdist: str | None = key("before-sdist", is_str, None, example="make generated")
+    slices: tuple[str, ...] = key("slices", list_of(*SLICE_NAMES), (), example=["sdist", "pure"], convert=tuple)
+    prerelease_index: str = key("routing.prerelease", is_str, "testpypi", example="pypi")
+    final_index: str = key("routing.final", is_str, "pypi", example="testpypi")
+    indexes: Mapping[str, IndexConfig] = entries(
+        "indexes", IndexConfig, expected="a table of [indexes.NAME] tables",
+        example={"corp": {"upload-url": "https://corp.example/legacy/", "simple-url": "https://corp.example/simple/",
+                          "password-env": "CORP_API_TOKEN"}})
+    s3_endpoint_url: str | None = key("s3.endpoint-url", is_url, None, example="http://127.0.0.1:8333")
+    s3_region: str | None = key("s3.region", is_str, None, example="eu-west-1")
+    s3_attempts: int = key("s3.attempts", positive(int), 10, example=3)
+    publish: PublishPolicy = table("publish", PublishPolicy())  # noqa: RUF009 (a field, its default frozen)
+    checks: Mapping[str, str] = names("checks", one_of(*SEVERITIES), _check_names, expected="a table of check codes",
+                                      example={"bytecode": "off"})
     #: What one wheel or sdist may hold when a check reads it (pipeline.archives.Limits).
-    limits: Limits = DEFAULT_LIMITS
+    limits: Limits = table("limits", DEFAULT_LIMITS)  # noqa: RUF009 (a field, its default frozen)
     #: Runner labels by slice name, replacing the GitHub-hosted defaults (a private
     #: repository has no ubuntu-24.04-arm or windows-11-arm; a self-hosted runner may).
-    runners: Mapping[str, str] = field(default_factory=dict)
+    runners: Mapping[str, str] = names("runners", is_str, lambda: SLICE_NAMES, expected="a table",
+                                       example={"linux-x86_64": "self-hosted-x64"})
 
     def index(self, name: str) -> IndexConfig:
         """The index called `name`; raises `UsageError` naming the known ones."""
         try:
             return self.indexes[name]
         except KeyError:
-            from pipeline import pypirc
-
             known = ", ".join(sorted(self.indexes))
             raise UsageError(
-                f"unknown index {name!r}{_did_you_mean(name, self.indexes)}",
+                f"unknown index {name!r}{did_you_mean(name, self.indexes)}",
                 hint=f"known indexes: {known}; add one under [indexes.{name}] in the buildspec or to {pypirc.path()}",
             ) from None
 
 
-BUILTIN_INDEXES = {
-    "pypi": IndexConfig(
-        name="pypi",
-        upload_url="https://upload.pypi.org/legacy/",
-        simple_url="https://pypi.org/simple/",
-        password_env="PYPI_API_TOKEN",
-    ),
-    "testpypi": IndexConfig(
-        name="testpypi",
-        upload_url="https://test.pypi.org/legacy/",
-        simple_url="https://test.pypi.org/simple/",
-        password_env="TESTPYPI_API_TOKEN",
-    ),
-}
-
-
 # --- validation -------------------------------------------------------------
 
-Check = Callable[[Any], str | None]  # returns what was expected, or None if fine
 
-
-def _is_str(value: Any) -> str | None:
-    return None if isinstance(value, str) and value.strip() else "a non-empty string"
-
-
-def _is_bool(value: Any) -> str | None:
-    return None if isinstance(value, bool) else "true or false"
-
-
-def _is_url(value: Any) -> str | None:
-    ok = isinstance(value, str) and value.startswith(("http://", "https://"))
-    return None if ok else "an http:// or https:// URL"
-
-
-def _is_store_url(value: Any) -> str | None:
-    ok = isinstance(value, str) and value.startswith(("file://", "s3://"))
-    return None if ok else "a store URL starting with file:// or s3://"
-
-
-def _is_env_name(value: Any) -> str | None:
-    ok = isinstance(value, str) and value.replace("_", "").isalnum() and not value[0].isdigit()
-    return None if ok else "the name of an environment variable, such as PYPI_API_TOKEN"
-
-
-def _is_names(value: Any) -> str | None:
-    ok = isinstance(value, list) and all(
-        isinstance(v, str) and v.replace(".", "_").isidentifier() for v in value
-    )
-    return None if ok else "a list of importable module names, such as [\"mypkg\"]"
-
-
-def _one_of(*choices: str) -> Check:
-    def check(value: Any) -> str | None:
-        return None if value in choices else "one of " + ", ".join(map(repr, choices))
-
-    return check
-
-
-def _list_of(*choices: str) -> Check:
-    def check(value: Any) -> str | None:
-        ok = isinstance(value, list) and all(v in choices for v in value)
-        return None if ok else "a list drawn from " + ", ".join(choices)
-
-    return check
-
-
-def _positive(kind: type[int] | type[float]) -> Check:
-    def check(value: Any) -> str | None:
-        ok = isinstance(value, kind | int) and not isinstance(value, bool) and value > 0
-        return None if ok else f"a positive {'number' if kind is float else 'whole number'}"
-
-    return check
-
-
-SIZE_UNITS = {"": 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}
-SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(B|KiB|MiB|GiB|TiB)?\s*")
-
-
-def size_in_bytes(value: Any) -> int | None:
-    """A size given as bytes (1048576) or with a binary unit ("512 MiB"), or None."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value if value > 0 else None
-    match = SIZE.fullmatch(value) if isinstance(value, str) else None
-    if match is None:
-        return None
-    size = int(float(match.group(1)) * SIZE_UNITS[match.group(2) or ""])
-    return size if size > 0 else None
-
-
-def _is_size(value: Any) -> str | None:
-    return None if size_in_bytes(value) is not None else 'a size: a number of bytes, or a string such as "512 MiB"'
-
-
-INDEX_KEYS: dict[str, Check] = {
-    "upload-url": _is_url,
-    "simple-url": _is_url,
-    "username": _is_str,
-    "password-env": _is_env_name,
-}
-TABLES: dict[str, dict[str, Check]] = {
-    "routing": {"prerelease": _is_str, "final": _is_str},
-    "runners": {name: _is_str for name in SLICE_NAMES},
-    "s3": {"endpoint-url": _is_url, "region": _is_str, "attempts": _positive(int)},
-    "publish": {
-        "attempts": _positive(int),
-        "max-wait": _positive(float),
-        "timeout": _positive(float),
-        "concurrency": _positive(int),
-        "closed-after-days": _positive(int),
-        "download-back": _is_bool,
-    },
-    "limits": {
-        "member-size": _is_size,
-        "total-size": _is_size,
-        "members": _positive(int),
-        "compression-ratio": _positive(float),
-        "metadata-size": _is_size,
-    },
-}
-TOP_KEYS: dict[str, Check] = {
-    "store": _is_store_url,
-    "kind": _one_of("auto", "pure", "native"),
-    "import-names": _is_names,
-    "test-command": _is_str,
-    "before-sdist": _is_str,
-    "slices": _list_of(*SLICE_NAMES),
-}
-ALL_TOP = [*TOP_KEYS, *TABLES, "indexes", "checks"]
-LIST_KEYS = ("import-names", "slices")
-
-
-def env_name(key: str) -> str:
-    """The environment variable that overrides a top-level key."""
-    return "WHEELSHIP_" + key.upper().replace("-", "_")
-
-
-#: Characters a typist mistakes for each other: a check code typed with a letter O.
-LOOKALIKES = str.maketrans({"O": "0", "o": "0", "I": "1", "l": "1"})
-
-
-def _did_you_mean(key: str, known: Any) -> str:
-    candidates = list(known)
-    alike = [k for k in candidates if k.translate(LOOKALIKES) == key.translate(LOOKALIKES)]
-    close = alike or difflib.get_close_matches(key, candidates, n=1, cutoff=0.5)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+def layout() -> dict[str, Key | dict[str, Key]]:
+    """The top level of a buildspec: each key, and each table of keys, by name."""
+    top: dict[str, Key | dict[str, Key]] = {}
+    tables: dict[str, dict[str, Key]] = {}
+    for _, row in rows(Spec):
+        table_name, dot, name = row.path.partition(".")
+        if row.kind == "table":
+            assert row.entry is not None
+            top[row.path] = {path: r for path, (_, r) in by_path(row.entry).items()}
+        elif dot:  # a field of Spec kept in a table: [s3] endpoint-url
+            top[table_name] = tables.setdefault(table_name, {})
+            tables[table_name][name] = row
+        else:
+            top[row.path] = row
+    return top
 
 
 def _validate(data: Mapping[str, Any], where: str, prefix: str) -> list[str]:
@@ -260,45 +159,40 @@ def _validate(data: Mapping[str, Any], where: str, prefix: str) -> list[str]:
     def bad(path: str, value: Any, expected: str) -> None:
         problems.append(f"{where}: {prefix}{path} = {value!r}: expected {expected}")
 
-    def unknown(path: str, key: str, known: Any) -> None:
-        problems.append(f"{where}: unknown key {prefix}{path}{_did_you_mean(key, known)}")
+    def unknown(path: str, name: str, known: Any) -> None:
+        problems.append(f"{where}: unknown key {prefix}{path}{did_you_mean(name, known)}")
 
-    def table(path: str, value: Any, checks: Mapping[str, Check]) -> None:
-        if not isinstance(value, dict):
-            bad(path, value, "a table")
+    def value(path: str, item: Any, row: Key) -> None:
+        if (expected := row.check(item)) is not None:
+            bad(path, item, expected)
+
+    def keys(path: str, item: Any, table: Mapping[str, Key], expected: str = "a table") -> None:
+        if not isinstance(item, dict):
+            bad(path, item, expected)
             return
-        for key, item in value.items():
-            if key not in checks:
-                unknown(f"{path}.{key}", key, checks)
-            elif (expected := checks[key](item)) is not None:
-                bad(f"{path}.{key}", item, expected)
+        for name, inner in item.items():
+            if name not in table:
+                unknown(f"{path}.{name}", name, table)
+            else:
+                value(f"{path}.{name}", inner, table[name])
 
-    for key, value in data.items():
-        if key in TOP_KEYS:
-            if (expected := TOP_KEYS[key](value)) is not None:
-                bad(key, value, expected)
-        elif key in TABLES:
-            table(key, value, TABLES[key])
-        elif key == "indexes":
-            if not isinstance(value, dict):
-                bad(key, value, "a table of [indexes.NAME] tables")
-                continue
-            for name, index in value.items():
-                table(f"indexes.{name}", index, INDEX_KEYS)
-        elif key == "checks":
-            if not isinstance(value, dict):
-                bad(key, value, "a table of check codes")
-                continue
-            from pipeline.checks import CHECKS
-
-            names = {*CHECKS, *(c.name for c in CHECKS.values())}  # a check by its code or its name
-            for code, severity in value.items():
-                if code not in names:
-                    unknown(f"checks.{code}", code, names)
-                elif severity not in SEVERITIES:
-                    bad(f"checks.{code}", severity, "one of 'error', 'warning', 'off'")
+    top = layout()
+    for name, item in data.items():
+        row = top.get(name)
+        if row is None:
+            unknown(name, name, top)
+        elif isinstance(row, dict):
+            keys(name, item, row)
+        elif row.kind == "value":
+            value(name, item, row)
+        elif row.kind == "names":  # each NAME is a key of its own, every one checked alike
+            keys(name, item, dict.fromkeys(row.names(), row), row.expected)
+        elif not isinstance(item, dict):
+            bad(name, item, row.expected)
         else:
-            unknown(key, key, ALL_TOP)
+            assert row.entry is not None
+            for entry, inner in item.items():
+                keys(f"{name}.{entry}", inner, {path: r for path, (_, r) in by_path(row.entry).items()})
     return problems
 
 
@@ -317,50 +211,45 @@ def _read_toml(path: Path) -> dict[str, Any]:
         ) from None
 
 
+def _entry(row: Key, name: str, base: Any, table: Mapping[str, Any], source: str) -> Any:
+    """One of an ``entries`` key's tables, laid over the entry of that name below, if any."""
+    assert row.entry is not None
+    merged: dict[str, Any] = {
+        f.name: getattr(base, f.name) if base else None if f.default is MISSING else f.default
+        for f in fields(row.entry) if f.name != "name"
+    }
+    keys = by_path(row.entry)
+    merged.update({keys[path][0]: keys[path][1].convert(value) for path, value in table.items()})
+    missing = [path for path, (field_name, _) in keys.items() if merged[field_name] is None]
+    if missing:
+        raise UsageError(
+            f"{source}: [{row.path}.{name}] is missing {', '.join(missing)}",
+            hint="a new index needs upload-url, simple-url and password-env",
+        )
+    return row.entry(name=name, **merged)
+
+
+def _layer(row: Key, old: Any, data: Mapping[str, Any], source: str) -> Any:
+    """The value of the field `row` is, with the layer `data` laid over `old`."""
+    table_name, dot, name = row.path.partition(".")
+    if dot:
+        return row.convert(data[table_name][name]) if name in data.get(table_name, {}) else old
+    if row.path not in data:
+        return old
+    given = data[row.path]
+    if row.kind == "value":
+        return row.convert(given)
+    if row.kind == "names":
+        return {**old, **given}
+    if row.kind == "table":
+        return replace(old, **{n: r.convert(given[r.path]) for n, r in rows(type(old)) if r.path in given})
+    return {**old, **{entry: _entry(row, entry, old.get(entry), table, source) for entry, table in given.items()}}
+
+
 def _apply(spec: Spec, data: Mapping[str, Any], source: str) -> Spec:
     """Lay one validated layer over `spec`."""
-    indexes = dict(spec.indexes)
-    for name, table in data.get("indexes", {}).items():
-        base = indexes.get(name)
-        merged: dict[str, Any] = {
-            "upload_url": base.upload_url if base else None,
-            "simple_url": base.simple_url if base else None,
-            "username": base.username if base else "__token__",
-            "password_env": base.password_env if base else None,
-        }
-        merged.update({k.replace("-", "_"): v for k, v in table.items()})
-        missing = [k.replace("_", "-") for k, v in merged.items() if v is None]
-        if missing:
-            raise UsageError(
-                f"{source}: [indexes.{name}] is missing {', '.join(missing)}",
-                hint="a new index needs upload-url, simple-url and password-env",
-            )
-        indexes[name] = IndexConfig(name=name, **merged)
-    routing = data.get("routing", {})
-    s3 = data.get("s3", {})
-    publish = {k.replace("-", "_"): v for k, v in data.get("publish", {}).items()}
-    limits: dict[str, Any] = {k.replace("-", "_"): size_in_bytes(v) if k.endswith("-size") else v
-                              for k, v in data.get("limits", {}).items()}
-    return replace(
-        spec,
-        source=source,
-        store=data.get("store", spec.store),
-        kind=data.get("kind", spec.kind),
-        import_names=tuple(data.get("import-names", spec.import_names)),
-        test_command=data.get("test-command", spec.test_command),
-        before_sdist=data.get("before-sdist", spec.before_sdist),
-        slices=tuple(data.get("slices", spec.slices)),
-        prerelease_index=routing.get("prerelease", spec.prerelease_index),
-        final_index=routing.get("final", spec.final_index),
-        indexes=indexes,
-        s3_endpoint_url=s3.get("endpoint-url", spec.s3_endpoint_url),
-        s3_region=s3.get("region", spec.s3_region),
-        s3_attempts=s3.get("attempts", spec.s3_attempts),
-        publish=replace(spec.publish, **publish),
-        limits=replace(spec.limits, **limits),
-        checks={**spec.checks, **data.get("checks", {})},
-        runners={**spec.runners, **data.get("runners", {})},
-    )
+    changes = {n: _layer(row, getattr(spec, n), data, source) for n, row in rows(Spec)}
+    return replace(spec, source=source, **changes)
 
 
 def _layers(project_dir: Path | None, spec_file: Path | None) -> list[tuple[str, dict[str, Any], str]]:
@@ -379,10 +268,10 @@ def _layers(project_dir: Path | None, spec_file: Path | None) -> list[tuple[str,
     if overlay:
         layers.append((overlay, _read_toml(Path(overlay)), ""))
     env: dict[str, Any] = {}
-    for key in TOP_KEYS:  # names derived from the keys, never hand-listed
-        value = os.environ.get(env_name(key))
-        if value:
-            env[key] = value.replace(",", " ").split() if key in LIST_KEYS else value
+    for _, row in rows(Spec):  # names derived from the keys, never hand-listed
+        value = os.environ.get(env_name(row.path)) if row.from_environment else None
+        if value:  # a list key (its example is a list) is read as words
+            env[row.path] = value.replace(",", " ").split() if isinstance(row.example, list) else value
     if env:
         layers.append(("environment", env, "WHEELSHIP_"))
     return layers
@@ -395,8 +284,6 @@ def load_spec(
     store: str | None = None,
 ) -> Spec:
     """Resolve the buildspec for a project; raise `UsageError` listing every problem."""
-    from pipeline import pypirc
-
     repositories = {name: repository.index for name, repository in pypirc.repositories().items()}
     spec = Spec(source="defaults", indexes={**BUILTIN_INDEXES, **repositories})
     layers = _layers(project_dir, spec_file)
@@ -409,7 +296,7 @@ def load_spec(
     for where, data, _ in layers:
         spec = _apply(spec, data, where)
     if store is not None:
-        if (expected := _is_store_url(store)) is not None:
+        if (expected := is_store_url(store)) is not None:
             raise UsageError(f"--store {store!r}: expected {expected}")
         spec = replace(spec, store=store)
     for name in (spec.prerelease_index, spec.final_index):

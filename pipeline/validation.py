@@ -123,7 +123,7 @@ def _settings(requires_python: str | None, checks: dict[str, str], *, where: str
     """What a plan carries of the buildspec: a Requires-Python verify reads, and severities."""
     from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-    from pipeline.checks import BY_NAME, CHECKS
+    from pipeline.checks import CHECKS
     from pipeline.spec import SEVERITIES
 
     if requires_python is not None:
@@ -132,7 +132,7 @@ def _settings(requires_python: str | None, checks: dict[str, str], *, where: str
         except InvalidSpecifier:
             raise _refuse(where, "requires_python", requires_python, "is not a version specifier") from None
     for check, severity in checks.items():
-        if (check not in CHECKS and check not in BY_NAME) or severity not in SEVERITIES:
+        if (check not in CHECKS and check not in {c.name for c in CHECKS.values()}) or severity not in SEVERITIES:
             raise _refuse(where, f"checks[{check!r}]", severity, f"is not one of {', '.join(SEVERITIES)} for a "
                           "check wheelship knows")
 

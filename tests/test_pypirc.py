@@ -9,7 +9,8 @@ import pytest
 from pipeline import credentials
 from pipeline.cli import main
 from pipeline.errors import UsageError
-from pipeline.spec import IndexConfig, load_spec
+from pipeline.indexes import IndexConfig
+from pipeline.spec import load_spec
 
 PYPIRC = """\
 [distutils]

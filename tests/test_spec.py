@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
 from pipeline.errors import UsageError
-from pipeline.spec import load_spec
+from pipeline.spec import Spec, load_spec
+from pipeline.speckeys import Key, by_path, env_name, rows
 
 
 def _spec(tmp_path: Path, text: str) -> Path:
@@ -21,6 +25,8 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in ("WHEELSHIP_CONFIG", "WHEELSHIP_STORE", "WHEELSHIP_KIND", "WHEELSHIP_TEST_COMMAND",
                 "WHEELSHIP_IMPORT_NAMES", "WHEELSHIP_SLICES"):
         monkeypatch.delenv(key, raising=False)
+    for _, row in rows(Spec):
+        monkeypatch.delenv(env_name(row.path), raising=False)
 
 
 def test_defaults_have_the_public_indexes_and_a_directory_store() -> None:
@@ -94,3 +100,98 @@ def test_checks_that_name_no_check_are_errors_with_a_suggestion(tmp_path: Path) 
     assert "unknown key checks.WS3O4 (did you mean 'WS304'?)" in text
     assert "unknown key checks.wheel-tagz (did you mean 'wheel-tags'?)" in text
     assert "WS108" not in text and "sdist-wheel-differs" not in text
+
+
+# --- the key table: a key is one field, and every key is validated, defaulted and layered
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(map(_toml, value)) + "]"
+    assert isinstance(value, dict)
+    return "{ " + ", ".join(f"{json.dumps(k)} = {_toml(v)}" for k, v in value.items()) + " }"
+
+
+def _document(path: str, value: object) -> str:
+    """A buildspec setting the key at `path` (``limits.member-size``) to `value`."""
+    *tables, name = path.split(".")
+    header = "[" + ".".join(json.dumps(t) for t in tables) + "]\n" if tables else ""
+    return f"{header}{json.dumps(name)} = {_toml(value)}\n"
+
+
+class Setting(NamedTuple):
+    path: str  # where the key is written: limits.member-size
+    row: Key
+    written: str  # a buildspec that sets it to its example
+    held: object  # what a Spec then holds
+    read: Callable[[Spec], object]  # reads that back from a Spec
+    default: object  # what a Spec holds when nothing sets it (None: an index's key, with no default index)
+
+
+def _every_key() -> list[Setting]:
+    """Each key a buildspec can set, walked from the key table."""
+    found: list[Setting] = []
+    defaults = Spec(source="defaults")
+    for name, row in rows(Spec):
+        default = getattr(defaults, name)
+        if row.kind == "table":
+            assert row.entry is not None
+            found += [Setting(f"{row.path}.{r.path}", r, _document(f"{row.path}.{r.path}", r.example),
+                              r.convert(r.example), lambda s, name=name, inner=inner: getattr(getattr(s, name), inner),
+                              getattr(default, inner))
+                      for inner, r in rows(row.entry)]
+        elif row.kind == "entries":  # an index needs all its keys: each is written with the others
+            assert row.entry is not None
+            entry = next(iter(row.example))
+            written = _document(row.path, {entry: {path: r.example for path, (_, r) in by_path(row.entry).items()}})
+            found += [Setting(f"{row.path}.{entry}.{path}", r, written, r.convert(r.example),
+                              lambda s, name=name, entry=entry, inner=inner: getattr(getattr(s, name)[entry], inner),
+                              None)
+                      for path, (inner, r) in by_path(row.entry).items()]
+        elif row.kind == "names":
+            found.append(Setting(row.path, row, _document(row.path, row.example), {**default, **row.example},
+                                 lambda s, name=name: getattr(s, name), default))
+        else:
+            found.append(Setting(row.path, row, _document(row.path, row.example), row.convert(row.example),
+                                 lambda s, name=name: getattr(s, name), default))
+    return found
+
+
+KEYS = _every_key()
+
+
+def test_the_table_has_every_key_a_buildspec_can_set() -> None:
+    paths = [key.path for key in KEYS]
+    assert len(paths) == len(set(paths)) == 28
+    assert {"store", "routing.final", "s3.endpoint-url", "publish.max-wait", "limits.member-size", "runners",
+            "checks", "indexes.corp.password-env", "indexes.corp.username"} <= set(paths)
+
+
+@pytest.mark.parametrize("key", KEYS, ids=[key.path for key in KEYS])
+def test_every_key_is_defaulted_layered_and_validated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      key: Setting) -> None:
+    monkeypatch.setenv("WHEELSHIP_PYPIRC", str(tmp_path / "no-pypirc"))
+    if key.default is not None:
+        assert key.read(load_spec(None, None)) == key.default
+    assert key.held != key.default, "the key's example changes what the Spec holds"
+    assert key.read(load_spec(None, _spec(tmp_path, key.written))) == key.held
+    bad = 3 if key.row.kind in ("names", "entries") else {"not": "this"}
+    with pytest.raises(UsageError) as info:
+        load_spec(None, _spec(tmp_path, _document(key.path, bad)))
+    assert f"spec.toml: {key.path} = " in info.value.message and "expected" in info.value.message
+
+
+@pytest.mark.parametrize("row", [row for _, row in rows(Spec) if row.from_environment], ids=lambda row: row.path)
+def test_every_top_level_value_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                            row: Key) -> None:
+    monkeypatch.setenv("WHEELSHIP_PYPIRC", str(tmp_path / "no-pypirc"))
+    example = row.example
+    monkeypatch.setenv(env_name(row.path), ",".join(example) if isinstance(example, list) else example)
+    name = next(name for name, r in rows(Spec) if r is row)
+    assert getattr(load_spec(None, None), name) == row.convert(example)

@@ -21,16 +21,18 @@ import sys
 from pathlib import Path
 
 from pipeline import cibwconfig
-from pipeline.builders import BuildJob, Built, tail
+from pipeline.builders.base import BuildJob, Built
+from pipeline.buildlog import tail
 from pipeline.cleanenv import for_builds
 from pipeline.errors import BuildFailed
 from pipeline.planning import NATIVE_SLICES, host_slice
-from pipeline.records import Slice, TestResult, identifier_of
+from pipeline.records import BuilderName, Slice, TestResult, identifier_of
 from pipeline.ui import host_description
 
 log = logging.getLogger(__name__)
 
-#: Podman here needs the host's network (shared/FACTS.md); cibuildwheel passes these to `create`.
+#: The build container shares the host's network, so pip in it reaches the index as the host
+#: does, with no container network to set up; cibuildwheel passes these to `podman create`.
 PODMAN = "podman; create_args: --network=host"
 
 
@@ -79,7 +81,7 @@ def image_available(engine: str, image: str) -> str | None:
 
 
 class CibuildwheelBuilder:
-    name = "cibuildwheel"
+    name: BuilderName = "cibuildwheel"
 
     def cannot_build(self, slice: Slice, project_dir: Path) -> str | None:
         # The plan's runner assignment stands (a [runners] label is any name): what

@@ -20,11 +20,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pipeline import archives, interpreters, ui
-from pipeline.builders import BuildJob, Built, run_before_sdist, tail
+from pipeline.builders.base import BuildJob, Built, run_before_sdist
+from pipeline.buildlog import tail
 from pipeline.cleanenv import for_builds
 from pipeline.errors import BuildFailed
 from pipeline.planning import host_slice
-from pipeline.records import Slice
+from pipeline.records import BuilderName, Slice
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ def _version(dist: str) -> str:
 
 
 class LocalBuilder:
-    name = "local"
+    name: BuilderName = "local"
 
     def cannot_build(self, slice: Slice, project_dir: Path) -> str | None:
         if slice.name in ("sdist", "pure"):

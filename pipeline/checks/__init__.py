@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from pipeline.archives import ArchiveError, LimitExceeded
+from pipeline.records import Finding, is_severity
 
 
 @dataclass(frozen=True)
@@ -21,9 +22,9 @@ class Check:
 
 
 #: The rule for a default severity, written out per code in the README: an error is only
-#: what the target index refuses at upload (shared PYPI-RULES, read from warehouse), what
-#: breaks an install or an import, or a defect of the release itself (a planned file
-#: missing, a file untested). Everything else is a warning.
+#: what the target index refuses at upload (as warehouse's upload code decides it, rule for
+#: rule in pipeline.checks.rules), what breaks an install or an import, or a defect of the
+#: release itself (a planned file missing, a file untested). Everything else is a warning.
 CHECKS: dict[str, Check] = {
     c.code: c
     for c in (
@@ -70,7 +71,6 @@ CHECKS: dict[str, Check] = {
 from pipeline.checks.rules import RULES  # noqa: E402 (the rules' modules need Check defined first)
 
 CHECKS.update({code: Check(code, name, severity, summary) for code, name, severity, summary in RULES})
-BY_NAME = {c.name: c for c in CHECKS.values()}
 #: The checks that keep a release the project's own: a file is one the plan names, it
 #: was read whole (within the limits), its metadata can be read, and its name and
 #: version are the release's. No `[checks]` table
@@ -83,18 +83,6 @@ def _text(value: str) -> str:
     bytes that are not UTF-8 as lone surrogates (tarfile's surrogateescape), which no
     UTF-8 stream can write; each is shown as its escape (\\udc80) instead."""
     return value.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-@dataclass(frozen=True)
-class Finding:
-    code: str
-    name: str
-    severity: str
-    file: str
-    message: str
-
-    def line(self) -> str:
-        return f"{self.code} {self.name} [{self.severity}] {self.file}: {self.message}"
 
 
 @dataclass
@@ -112,7 +100,7 @@ class Findings:
     def add(self, code: str, file: str, message: str) -> None:
         check = CHECKS[code]
         severity = self.severity(check)
-        if severity != "off":
+        if is_severity(severity):  # not "off", the one other setting a buildspec or plan may hold
             self.items.append(Finding(check.code, check.name, severity, _text(file), _text(message)))
 
     @property

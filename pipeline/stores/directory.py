@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 from pipeline.errors import IntegrityError, ObjectMissing, StoreError
 from pipeline.records import sha256_of
-from pipeline.stores import FILE_LIMIT, RECORD_LIMIT
+from pipeline.stores.base import FILE_LIMIT, RECORD_LIMIT
 
 PLAIN = "a store holds plain files its records name; someone changed it. Nothing was written or uploaded"
 

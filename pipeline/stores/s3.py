@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import IntegrityError, ObjectMissing, StoreError, UsageError
 from pipeline.redaction import register_secret
-from pipeline.stores import FILE_LIMIT, RECORD_LIMIT
+from pipeline.stores.base import FILE_LIMIT, RECORD_LIMIT
 
 if TYPE_CHECKING:
     from botocore.exceptions import ClientError
@@ -58,7 +58,9 @@ def store_keys() -> dict[str, str]:
 
 class S3Store:
     def __init__(self, url: str, *, endpoint_url: str | None = None, region: str | None = None,
-                 attempts: int = ATTEMPTS, read_timeout: float = 120.0) -> None:
+                 attempts: int = ATTEMPTS, read_timeout: float = 120.0, keys: dict[str, str] | None = None) -> None:
+        """`keys` (``aws_access_key_id`` and ``aws_secret_access_key``) with `endpoint_url`
+        name a server outright, whatever the environment says (the sandbox's)."""
         import boto3
         import botocore.config
         from boto3.s3.transfer import TransferConfig
@@ -69,8 +71,9 @@ class S3Store:
             raise StoreError(f"store URL {url!r} names no bucket", hint="use s3://BUCKET/PREFIX")
         self.prefix = prefix.strip("/")
         self.url = url
-        self.endpoint = (os.environ.get(ENDPOINT_VARIABLE) or os.environ.get("AWS_ENDPOINT_URL_S3")
-                         or os.environ.get("AWS_ENDPOINT_URL") or endpoint_url)
+        self.endpoint = endpoint_url if keys is not None else (
+            os.environ.get(ENDPOINT_VARIABLE) or os.environ.get("AWS_ENDPOINT_URL_S3")
+            or os.environ.get("AWS_ENDPOINT_URL") or endpoint_url)
         # The store's retry policy is botocore's own standard mode, sized for a release:
         # every request (HEAD, PUT, GET, LIST, each multipart part) is retried on
         # connection errors, 500/502/503/504, throttling (503 SlowDown, 429) and
@@ -80,7 +83,9 @@ class S3Store:
             retries={"mode": "standard", "max_attempts": attempts},
             connect_timeout=5, read_timeout=read_timeout, max_pool_connections=32,
         )
-        session = boto3.session.Session(**store_keys())
+        chosen = store_keys() if keys is None else keys
+        session = boto3.session.Session(aws_access_key_id=chosen.get("aws_access_key_id"),
+                                        aws_secret_access_key=chosen.get("aws_secret_access_key"))
         self.client = session.client(
             "s3", endpoint_url=self.endpoint, config=config,
             region_name=region or session.region_name or "us-east-1",

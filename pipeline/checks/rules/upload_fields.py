@@ -91,11 +91,25 @@ def metadata_bytes(path: Path, limits: Limits = DEFAULT_LIMITS) -> bytes:
     return pkg_info
 
 
+def description_of(fields: email.message.Message) -> str:
+    """The long description: the message body (metadata 2.1 and later), else the
+    ``Description`` header unfolded as the core metadata specification says: each line
+    after the first carries 7 spaces and ``|`` (setuptools) or 8 spaces (distutils)
+    before its text. The parser keeps that folding; rendered as it is, every line is
+    indented and reStructuredText breaks (toml 0.10.2, defusedxml 0.7.1)."""
+    body = fields.get_payload()
+    if isinstance(body, str) and body.strip():
+        return body
+    header = str(fields.get("Description") or "")
+    first, *rest = header.split("\n")
+    unfolded = [line[8:] if line.startswith(("       |", "        ")) else line.lstrip() if not line.strip() else line
+                for line in rest]
+    return "\n".join([first, *unfolded])
+
+
 def unfold_description(header: str) -> str:
     """A Description read from a folded header, unfolded as the core metadata spec says,
-    by the very code whose result WS101 renders (`pipeline.checks.metadata.description_of`)."""
-    from pipeline.checks.metadata import description_of  # here: pipeline.checks imports this module
-
+    by the very code whose result WS101 renders (`description_of`)."""
     message = email.message.Message()
     message["Description"] = header
     return description_of(message)
