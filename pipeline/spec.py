@@ -25,7 +25,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pipeline import pypirc
 from pipeline.archives import DEFAULT_LIMITS, Limits
@@ -89,6 +89,10 @@ class PublishPolicy:
     closed_after_days: int = key("closed-after-days", positive(int), 14, example=30)
     # the listing's sha256 is the proof; downloading doubles the traffic
     download_back: bool = key("download-back", is_bool, False, example=True)
+    # PEP 740: "auto" signs where the job has an identity (trusted publishing), "always"
+    # refuses to publish without one, "off" never signs (pipeline.stages.attest)
+    attestations: Literal["auto", "always", "off"] = key("attestations", one_of("auto", "always", "off"), "auto",
+                                                         example="always")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,7 +101,7 @@ class Spec:
 
     source: str
     store: str = key("store", is_store_url, "file://.wheelship/store", example="s3://releases/wheelship")
-    kind: str = key("kind", one_of("auto", "pure", "native"), "auto", example="native")
+    kind: Literal["auto", "pure", "native"] = key("kind", one_of("auto", "pure", "native"), "auto", example="native")
     import_names: tuple[str, ...] = key("import-names", is_names, (), example=["mypkg"], convert=tuple)
     test_command: str | None = key("test-command", is_str, None, example="pytest -x")
     before_sdist: str | None = key("before-sdist", is_str, None, example="make generated")
@@ -111,6 +115,11 @@ class Spec:
     s3_endpoint_url: str | None = key("s3.endpoint-url", is_url, None, example="http://127.0.0.1:8333")
     s3_region: str | None = key("s3.region", is_str, None, example="eu-west-1")
     s3_attempts: int = key("s3.attempts", positive(int), 10, example=3)
+    # botocore's addressing style: "path" for servers without bucket subdomains (MinIO, SeaweedFS)
+    s3_addressing_style: Literal["auto", "path", "virtual"] = key(
+        "s3.addressing-style", one_of("auto", "path", "virtual"), "auto", example="path")
+    # after a publish, complete the tag's GitHub Release (dists, SHA256SUMS, SBOM, attestations)
+    github_release: bool = key("github-release.enabled", is_bool, False, example=True)
     publish: PublishPolicy = table("publish", PublishPolicy())  # noqa: RUF009 (a field, its default frozen)
     checks: Mapping[str, str] = names("checks", one_of(*SEVERITIES), _check_names, expected="a table of check codes",
                                       example={"bytecode": "off"})

@@ -168,7 +168,7 @@ KEYS = _every_key()
 
 def test_the_table_has_every_key_a_buildspec_can_set() -> None:
     paths = [key.path for key in KEYS]
-    assert len(paths) == len(set(paths)) == 28
+    assert len(paths) == len(set(paths)) == 31
     assert {"store", "routing.final", "s3.endpoint-url", "publish.max-wait", "limits.member-size", "runners",
             "checks", "indexes.corp.password-env", "indexes.corp.username"} <= set(paths)
 

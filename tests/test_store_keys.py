@@ -54,3 +54,12 @@ def test_without_keys_or_aws_credentials_the_store_says_so(keys_only, s3_store, 
 
     with pytest.raises(StoreError):
         open_store(s3_store).get_json("probe/absent.json")
+
+
+@pytest.mark.parametrize("style", ["path", "virtual", "auto"])
+def test_the_buildspecs_addressing_style_reaches_botocore(keys_only, s3_store, style):
+    store = open_store(s3_store, addressing_style=style)
+    assert store.client.meta.config.s3["addressing_style"] == style  # type: ignore[attr-defined]
+    if style == "path":  # SeaweedFS on 127.0.0.1 answers path-style requests
+        store.put_json("probe/path.json", b"{}")
+        assert store.get_json("probe/path.json") == b"{}"

@@ -30,7 +30,8 @@ def folder_of(url: str) -> Path:
     return Path(path or ".")
 
 
-def open_store(url: str, *, endpoint_url: str | None = None, region: str | None = None, attempts: int = 10) -> Store:
+def open_store(url: str, *, endpoint_url: str | None = None, region: str | None = None, attempts: int = 10,
+               addressing_style: str = "auto") -> Store:
     """Open the store a URL names: ``file://PATH`` or ``s3://BUCKET/PREFIX``."""
     if url.startswith("file:"):
         from pipeline.stores.directory import DirectoryStore
@@ -39,7 +40,8 @@ def open_store(url: str, *, endpoint_url: str | None = None, region: str | None 
     if url.startswith("s3://"):
         from pipeline.stores.s3 import S3Store
 
-        return S3Store(url, endpoint_url=endpoint_url, region=region, attempts=attempts)
+        return S3Store(url, endpoint_url=endpoint_url, region=region, attempts=attempts,
+                       addressing_style=addressing_style)
     raise UsageError(
         f"store URL {url!r} is neither file:// nor s3://",
         hint="use file://PATH for a folder or s3://BUCKET/PREFIX for object storage",

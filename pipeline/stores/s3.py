@@ -58,7 +58,8 @@ def store_keys() -> dict[str, str]:
 
 class S3Store:
     def __init__(self, url: str, *, endpoint_url: str | None = None, region: str | None = None,
-                 attempts: int = ATTEMPTS, read_timeout: float = 120.0, keys: dict[str, str] | None = None) -> None:
+                 attempts: int = ATTEMPTS, read_timeout: float = 120.0, keys: dict[str, str] | None = None,
+                 addressing_style: str = "auto") -> None:
         """`keys` (``aws_access_key_id`` and ``aws_secret_access_key``) with `endpoint_url`
         name a server outright, whatever the environment says (the sandbox's)."""
         import boto3
@@ -82,6 +83,7 @@ class S3Store:
         config = botocore.config.Config(
             retries={"mode": "standard", "max_attempts": attempts},
             connect_timeout=5, read_timeout=read_timeout, max_pool_connections=32,
+            s3={"addressing_style": addressing_style},
         )
         chosen = store_keys() if keys is None else keys
         session = boto3.session.Session(aws_access_key_id=chosen.get("aws_access_key_id"),
