@@ -16,12 +16,16 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline import __version__, ui
 from pipeline.context import Context, Options
 from pipeline.errors import EXIT_CODES, NothingToDo, UsageError, WheelshipError
 from pipeline.redaction import redact
 from pipeline.rehearsal import EVENTS
+
+if TYPE_CHECKING:
+    from pipeline.commands import StoredVersion
 
 log = logging.getLogger("pipeline")
 
@@ -156,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--find-links", type=Path, metavar="DIR",
                    help="a folder of wheels to pin wheelship from (by default it is found on PyPI)")
     p.add_argument("--index-url", help="the index to pin wheelship and its requirements from (default: PyPI)")
+    p.add_argument("--store-access", choices=("aws-role", "keys"), default="aws-role",
+                   help="how the publish job reaches the store: an AWS role (default; writes the AWS template) "
+                        "or any S3-compatible endpoint with keys")
     p.add_argument("-v", "--verbose", action="store_true")
     p.add_argument("-q", "--quiet", action="store_true")
 
@@ -233,54 +240,61 @@ def _failure_summary(ctx: Context, exc: WheelshipError) -> None:
                  f"```\n{redact(exc.message)}\n```\n\n{redact(exc.hint or '')}\n")
 
 
+def _stored(args: argparse.Namespace) -> StoredVersion:
+    from pipeline.commands import StoredVersion
+
+    return StoredVersion(name=args.name, version=args.version, spec=args.spec, store=args.store)
+
+
 def _status(args: argparse.Namespace) -> int:
     from pipeline.commands import status
 
-    return status(args)
+    return status(_stored(args), json_path=args.json_path)
 
 
 def _fetch(args: argparse.Namespace) -> int:
     from pipeline.commands import fetch
 
-    return fetch(args)
+    return fetch(_stored(args), output=args.output, run_id=args.run_id, include_dry_runs=args.include_dry_runs)
 
 
 def _copy(args: argparse.Namespace) -> int:
     from pipeline.commands import copy
 
-    return copy(args)
+    return copy(_stored(args), from_store=args.from_store, run_id=args.run_id)
 
 
 def _check(args: argparse.Namespace) -> int:
     from pipeline.commands import check
 
-    return check(args)
+    names = tuple(n.strip() for n in args.import_names.split(",") if n.strip())
+    return check(args.dists, spec=args.spec, import_names=names, build_sdist=args.build_sdist,
+                 json_path=args.json_path)
 
 
 def _init(args: argparse.Namespace) -> int:
-    from pipeline.workflows import init
+    from pipeline.workflows import checklist, init, project_name
 
     for path in init(args.project_dir, force=args.force, on_release=args.on_release, find_links=args.find_links,
-                     index_url=args.index_url):
+                     index_url=args.index_url, store_access=args.store_access):
         print(path)
-    log.info("next: deploy infra/wheelship-store.yaml; set the repository variables WHEELSHIP_STORE, "
-             "AWS_PUBLISH_ROLE_ARN and AWS_REGION; create the environments pypi, testpypi and dry-run; and add "
-             "wheelship-release.yml as a trusted publisher on PyPI and TestPyPI with the environment pypi "
-             "(testpypi on TestPyPI)")
+    log.info("next, once:")
+    for number, step in enumerate(checklist(project_name(args.project_dir), args.store_access), start=1):
+        log.info("  %d. %s", number, step)
     return 0
 
 
 def _rehearse(args: argparse.Namespace) -> int:
-    from pipeline.rehearsal import Request, rehearse
+    from pipeline.rehearsal import Rehearsal, rehearse
 
-    return rehearse(args.project_dir, Request(args.event, args.tag, args.index, args.dry_run), args.workflow,
+    return rehearse(args.project_dir, Rehearsal(args.event, args.tag, args.index, args.dry_run), args.workflow,
                     args.json_path)
 
 
 def _sandbox(args: argparse.Namespace) -> int:
     from pipeline.sandbox import main as sandbox_main
 
-    return sandbox_main(args)
+    return sandbox_main([c for c in args.cmd or () if c != "--"], root=args.dir, s3=not args.no_s3)
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {

@@ -1,9 +1,16 @@
-"""Commands that work on stored runs without running stages: `status`, `fetch`, `copy`."""
+"""Commands that run no stages: `status`, `fetch` and `copy` on stored runs, and
+`check` on distribution files you already have.
+
+Each takes typed arguments; the CLI parses the command line and calls them, so a
+test can too.
+"""
 
 from __future__ import annotations
 
-import argparse
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 from pipeline import ui
 from pipeline.errors import UsageError
@@ -14,12 +21,22 @@ from pipeline.stores import open_store
 log = logging.getLogger(__name__)
 
 
-def _runs(args: argparse.Namespace, url: str | None = None) -> Runs:
-    """The runs of NAME VERSION in --store (or in the store at `url`)."""
-    spec = load_spec(None, args.spec, store=args.store)
-    store = open_store(url or spec.store, endpoint_url=spec.s3_endpoint_url, region=spec.s3_region,
-                       attempts=spec.s3_attempts)
-    return Runs(store, args.name, args.version)
+@dataclass(frozen=True, kw_only=True)
+class StoredVersion:
+    """A project version whose runs a command reads: NAME VERSION, in the store `store`
+    names, else the one the buildspec at `spec` (or the built-in default) names."""
+
+    name: str
+    version: str
+    spec: Path | None = None
+    store: str | None = None
+
+    def runs(self, url: str | None = None) -> Runs:
+        """Its runs in that store, or in the store at `url`."""
+        spec = load_spec(None, self.spec, store=self.store)
+        store = open_store(url or spec.store, endpoint_url=spec.s3_endpoint_url, region=spec.s3_region,
+                           attempts=spec.s3_attempts, addressing_style=spec.s3_addressing_style)
+        return Runs(store, self.name, self.version)
 
 
 def describe(state: RunState) -> dict[str, object]:
@@ -39,20 +56,20 @@ def describe(state: RunState) -> dict[str, object]:
     }
 
 
-def status(args: argparse.Namespace) -> int:
-    """Each run of a version and what its records say."""
+def status(stored: StoredVersion, *, json_path: Path | None = None) -> int:
+    """Each run of a version and what its records say; the same as JSON at `json_path`."""
     from rich.markup import escape
     from rich.table import Table
 
-    runs = _runs(args)
+    runs = stored.runs()
     states = runs.all()
     if not states:
         runs.newest()  # raises the "no runs" error with its hint
     rows = [describe(s) for s in states]
-    if getattr(args, "json_path", None):
+    if json_path:
         from pipeline.records import write_json_atomic
 
-        write_json_atomic(args.json_path, {"project": runs.project, "version": runs.version, "runs": rows})
+        write_json_atomic(json_path, {"project": runs.project, "version": runs.version, "runs": rows})
     table = Table(title=f"{runs.project} {runs.version} in {runs.store.url}", title_justify="left")
     for column in ("run", "planned", "slices built", "verified", "published"):
         table.add_column(column)
@@ -73,58 +90,61 @@ def status(args: argparse.Namespace) -> int:
     return 0
 
 
-def fetch(args: argparse.Namespace) -> int:
-    """A run's files into a folder, each checked against its record, all or none."""
-    runs = _runs(args)
-    state = runs.read(args.run_id) if args.run_id else \
-        runs.newest(complete=True, release=True, dry_runs=args.include_dry_runs)
+def fetch(stored: StoredVersion, *, output: Path, run_id: str | None = None, include_dry_runs: bool = False) -> int:
+    """A run's files into `output`, each checked against its record, all or none: run
+    `run_id`, else the newest complete tagged release (or tagged dry run, if included)."""
+    runs = stored.runs()
+    state = runs.read(run_id) if run_id else \
+        runs.newest(complete=True, release=True, dry_runs=include_dry_runs)
     if not state.complete:
         log.warning("run %s lacks slice(s) %s; fetching what it has", state.run_id, ", ".join(state.missing_slices))
-    paths = runs.fetch(state, args.output)
+    paths = runs.fetch(state, output)
     for name in sorted(paths):
         print(paths[name])
     log.info("fetched %d file(s) of run %s into %s, each matching its recorded sha256", len(paths),
-             state.run_id, args.output)
-    log.info("to upload by hand: twine upload %s/*", args.output)
+             state.run_id, output)
+    log.info("to upload by hand: twine upload %s/*", output)
     return 0
 
 
-def check(args: argparse.Namespace) -> int:
-    """`wheelship check DIST...`: the file-level checks, for any CI."""
+def check(dists: Sequence[Path], *, spec: Path | None = None, import_names: tuple[str, ...] = (),
+          build_sdist: bool = False, json_path: Path | None = None) -> int:
+    """`wheelship check DIST...`: the file-level checks, for any CI, with the severities
+    and limits of the buildspec at `spec`; the findings as JSON at `json_path`."""
     from pipeline.checks import Findings
     from pipeline.checks.files import check_files
     from pipeline.errors import UsageError, VerificationFailed
     from pipeline.records import write_json_atomic
 
-    missing = [str(p) for p in args.dists if not p.is_file()]
+    missing = [str(p) for p in dists if not p.is_file()]
     if missing:
         raise UsageError(f"no such file: {', '.join(missing)}", hint="pass wheels (.whl) and sdists (.tar.gz)")
-    spec = load_spec(None, args.spec)
-    findings = Findings(spec.checks)
-    names = tuple(n.strip() for n in args.import_names.split(",") if n.strip())
-    # Reading runs nothing from the files; only --build-sdist runs the sdist's build backend.
-    check_files(list(args.dists), findings, import_names=names, parity=args.build_sdist, limits=spec.limits)
-    if args.json_path:
-        write_json_atomic(args.json_path, {
-            "files": [p.name for p in args.dists], "ok": not findings.errors,
-            "findings": [f.__dict__ for f in findings.items]})
+    settings = load_spec(None, spec)
+    findings = Findings(settings.checks)
+    # Reading runs nothing from the files; only build_sdist runs the sdist's build backend.
+    check_files(list(dists), findings, import_names=import_names, parity=build_sdist, limits=settings.limits)
+    if json_path:
+        write_json_atomic(json_path, {
+            "files": [p.name for p in dists], "ok": not findings.errors,
+            "findings": [f.to_json() for f in findings.items]})
     for finding in findings.items:
         (log.error if finding.severity == "error" else log.warning)("%s", finding.line())
     if findings.errors:
-        raise VerificationFailed(f"{len(findings.errors)} check(s) failed on {len(args.dists)} file(s)",
+        raise VerificationFailed(f"{len(findings.errors)} check(s) failed on {len(dists)} file(s)",
                                  hint="the README lists each check and how to change its severity")
-    log.info("%d file(s) checked: %d warning(s), no errors", len(args.dists), len(findings.warnings))
+    log.info("%d file(s) checked: %d warning(s), no errors", len(dists), len(findings.warnings))
     return 0
 
 
-def copy(args: argparse.Namespace) -> int:
-    """A run from the store at --from into --store, every file checked against its record."""
+def copy(stored: StoredVersion, *, from_store: str | None, run_id: str | None = None) -> int:
+    """A run from the store at `from_store` into the version's store, every file checked
+    against its record: run `run_id`, else the newest complete one."""
     from pipeline.copying import copy_run
 
-    if not args.from_store:
+    if not from_store:
         raise UsageError("copy needs the store the run is in", hint="pass --from URL, or set WHEELSHIP_FROM_STORE")
-    source, target = _runs(args, args.from_store), _runs(args)
-    state = source.read(args.run_id) if args.run_id else source.newest(complete=True)
+    source, target = stored.runs(from_store), stored.runs()
+    state = source.read(run_id) if run_id else source.newest(complete=True)
     if not state.complete:
         raise UsageError(f"run {state.run_id} lacks slice(s) {', '.join(state.missing_slices)}; "
                          "only a complete run is copied", hint="let its build jobs finish first")

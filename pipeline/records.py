@@ -19,12 +19,27 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from enum import Enum, StrEnum
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self, TypeGuard
 
 from packaging.utils import InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
 
 _JSON_KINDS = {dict: "an object", list: "a list", str: "a string", int: "a whole number", float: "a number",
                bool: "true or false", type(None): "null"}
+
+
+#: The closed sets a record holds. A reader takes any string where one stands (a record
+#: another builder or a test wrote still reads); what wheelship writes is one of these.
+ArtifactKind = Literal["sdist", "wheel"]
+#: "not-run": imported, but the project's tests could not run here (the detail says why).
+TestStatus = Literal["passed", "failed", "untested", "not-run"]
+BuilderName = Literal["local", "cibuildwheel"]
+#: A finding's weight: an error stops the release, a warning is reported. A buildspec
+#: setting may also be "off", which drops the finding.
+Severity = Literal["error", "warning"]
+
+
+def is_severity(setting: str) -> TypeGuard[Severity]:
+    return setting in typing.get_args(Severity)
 
 
 def _kind(value: object) -> str:
@@ -66,6 +81,8 @@ def _expect(value: Any, hint: Any, at: str) -> None:
         _expect(value, dict, at)
         for key, item in value.items():
             _expect(item, args[1], f"{at}[{key!r}]")
+    elif origin is Literal:  # a closed set: a value of its type (see ArtifactKind)
+        _expect(value, type(args[0]), at)
     elif isinstance(hint, type) and issubclass(hint, Enum):
         if value not in {m.value for m in hint}:
             raise TypeError(f"{at}: {value!r} is not a valid {hint.__name__} "
@@ -118,6 +135,10 @@ class Plan:
     commit: str = ""
     #: The wheelship version that planned the run ("" before 0.1.0 recorded it).
     written_by: str = ""
+    #: What a plan for one host leaves to other machines (pipeline.planning.Slices): each
+    #: other slice whole, with no identifiers listed, and the identifiers of this host's
+    #: slice that it cannot build. Shown, never built from.
+    left_out: tuple[Slice, ...] = ()
 
     def slice(self, name: str) -> Slice | None:
         return next((s for s in self.slices if s.name == name), None)
@@ -141,6 +162,7 @@ class Plan:
                 **data,
                 "import_names": tuple(data["import_names"]),
                 "slices": tuple(Slice.from_json(s) for s in data["slices"]),
+                "left_out": tuple(Slice.from_json(s) for s in data.get("left_out", ())),
             }
         )
 
@@ -151,7 +173,7 @@ class TestResult:
 
     __test__ = False  # not a pytest class
 
-    status: str  # "passed" | "failed" | "untested" | "not-run" (imported, but the project's tests could not run here; detail says why)
+    status: TestStatus
     host: str
     interpreter: str
     how: str
@@ -165,10 +187,10 @@ class Artifact:
     name: str
     identifier: str
     slice: str
-    kind: str  # "sdist" | "wheel"
+    kind: ArtifactKind
     sha256: str
     size: int
-    builder: str
+    builder: BuilderName
     tools: dict[str, str]
     built_on: str
     test: TestResult | None = None
@@ -202,6 +224,28 @@ class BuildRecord:
         return cls(**{**data, "artifacts": tuple(Artifact.from_json(a) for a in data["artifacts"])})
 
 
+@dataclass(frozen=True)
+class Finding:
+    """What one check found in one file, at the severity in force."""
+
+    code: str
+    name: str
+    severity: Severity
+    file: str
+    message: str
+
+    def line(self) -> str:
+        return f"{self.code} {self.name} [{self.severity}] {self.file}: {self.message}"
+
+    def to_json(self) -> dict[str, str]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Self:
+        expect_fields(cls, data)
+        return cls(**data)
+
+
 @dataclass(frozen=True, kw_only=True)
 class FileVerification:
     """What verify found of one file: its identity, its test, its findings."""
@@ -210,13 +254,13 @@ class FileVerification:
     sha256: str
     size: int
     test: TestResult | None
-    findings: tuple[dict[str, str], ...] = ()
+    findings: tuple[Finding, ...] = ()
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Self:
         test = data.get("test")
         return cls(**{**data, "test": TestResult(**test) if test else None,
-                      "findings": tuple(data.get("findings", ()))})
+                      "findings": tuple(Finding.from_json(f) for f in data.get("findings", ()))})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -228,7 +272,7 @@ class VerifyRecord:
     finished: str
     run_id: str
     files: dict[str, FileVerification]
-    findings: tuple[dict[str, str], ...] = ()
+    findings: tuple[Finding, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -237,7 +281,7 @@ class VerifyRecord:
     def from_json(cls, data: dict[str, Any]) -> Self:
         expect_fields(cls, data)
         return cls(**{**data, "files": {n: FileVerification.from_json(f) for n, f in data["files"].items()},
-                      "findings": tuple(data.get("findings", ()))})
+                      "findings": tuple(Finding.from_json(f) for f in data.get("findings", ()))})
 
 
 class Outcome(StrEnum):

@@ -30,7 +30,7 @@ from packaging.version import Version
 from pipeline import importnames, interpreters
 from pipeline.cleanenv import without_credentials
 from pipeline.interpreters import Interpreter
-from pipeline.records import TestResult
+from pipeline.records import TestResult, TestStatus
 from pipeline.ui import host_description
 
 log = logging.getLogger(__name__)
@@ -183,7 +183,7 @@ def test_install(wheel: Path, interp: Interpreter, *, project: str, version: str
         how += f"; {tests.owner}: {tests.command}"
     host = host_description()
 
-    def result(status: str, detail: str = "") -> TestResult:
+    def result(status: TestStatus, detail: str = "") -> TestResult:
         return TestResult(status=status, host=host, interpreter=f"CPython {interp.full_version}", how=how,
                           detail=detail)
 

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from pipeline.records import (
     Artifact,
+    ArtifactKind,
     BuildRecord,
+    FileVerification,
+    Finding,
+    Outcome,
     Plan,
     Slice,
     TestResult,
+    VerifyRecord,
     identifier_of,
     wheels_first,
+    write_json_atomic,
 )
+from pipeline.stages.report import FileReport, RunReport
 
 
 @pytest.mark.parametrize(
@@ -37,7 +45,7 @@ def test_identifier_of(filename: str, identifier: str) -> None:
     assert identifier_of(filename) == identifier
 
 
-def _artifact(name: str, kind: str = "wheel") -> Artifact:
+def _artifact(name: str, kind: ArtifactKind = "wheel") -> Artifact:
     return Artifact(name=name, identifier=identifier_of(name), slice="s", kind=kind, sha256="0" * 64, size=1,
                     builder="local", tools={"build": "1"}, built_on="here",
                     test=TestResult(status="passed", host="h", interpreter="CPython 3.12.1", how="uv"))
@@ -59,3 +67,82 @@ def test_records_round_trip_through_json() -> None:
 def test_wheels_go_before_the_sdist() -> None:
     ordered = wheels_first([_artifact("x-1.0.tar.gz", "sdist"), _artifact("x-1.0-py3-none-any.whl")])
     assert [a.kind for a in ordered] == ["wheel", "sdist"]
+
+
+WHEEL = "x-1.0-py3-none-any.whl"
+#: A finding as verify.json has always held it: five keys, all strings.
+FINDING = {"code": "WS105", "name": "wheel-tags", "severity": "warning", "file": WHEEL,
+           "message": "the file name's tags differ from the WHEEL file's"}
+
+
+def _verify_record(finding: Finding) -> VerifyRecord:
+    return VerifyRecord(ok=True, host="h", finished="t", run_id="r1", findings=(finding,), files={
+        WHEEL: FileVerification(identifier="py3-none-any", sha256="0" * 64, size=1, test=None, findings=(finding,))})
+
+
+def test_findings_round_trip_as_objects_with_the_keys_verify_json_always_had(tmp_path: Path) -> None:
+    finding = Finding.from_json(FINDING)
+    record = _verify_record(finding)
+    read = VerifyRecord.from_json(json.loads(json.dumps(record.to_json())))
+    assert read == record
+    assert read.findings == (finding,) and read.files[WHEEL].findings == (finding,)
+    assert finding.line() == f"WS105 wheel-tags [warning] {WHEEL}: the file name's tags differ from the WHEEL file's"
+    # verify.json as written when findings were dicts reads as the same record and is written
+    # back byte for byte: runs stored before still read, and a reader of the JSON sees no change
+    old = {"ok": True, "host": "h", "finished": "t", "run_id": "r1", "findings": [FINDING], "files": {
+        WHEEL: {"identifier": "py3-none-any", "sha256": "0" * 64, "size": 1, "test": None, "findings": [FINDING]}}}
+    write_json_atomic(tmp_path / "old.json", old)
+    assert VerifyRecord.from_json(json.loads((tmp_path / "old.json").read_text())) == record
+    write_json_atomic(tmp_path / "new.json", record.to_json())
+    assert (tmp_path / "new.json").read_bytes() == (tmp_path / "old.json").read_bytes()
+
+
+def test_a_finding_that_is_not_five_strings_is_named_where_it_stands() -> None:
+    data = json.loads(json.dumps(_verify_record(Finding.from_json(FINDING)).to_json()))
+    bad = {**data, "findings": [{**FINDING, "code": 105}]}
+    with pytest.raises(TypeError, match=r"^findings\[0\]\.code is a whole number, not a string$"):
+        VerifyRecord.from_json(bad)
+    nested = {**data, "files": {WHEEL: {**data["files"][WHEEL], "findings": [{**FINDING, "severity": None}]}}}
+    with pytest.raises(TypeError, match=r"findings\[0\]\.severity is null, not a string$"):
+        VerifyRecord.from_json(nested)
+    with pytest.raises(TypeError, match="line"):  # an unknown key: not a finding wheelship wrote
+        Finding.from_json({**FINDING, "line": 3})
+
+
+def test_closed_sets_read_any_string_a_writer_put_there_but_only_a_string() -> None:
+    record = BuildRecord(slice="s", runner="r", finished="t", artifacts=(_artifact(WHEEL),)).to_json()
+    other = {**record, "artifacts": [{**record["artifacts"][0], "builder": "test"}]}  # as tests' records say
+    assert json.loads(json.dumps(BuildRecord.from_json(other).to_json())) == other
+    with pytest.raises(TypeError, match=r"^artifacts\[0\]\.kind is a whole number, not a string$"):
+        BuildRecord.from_json({**record, "artifacts": [{**record["artifacts"][0], "kind": 1}]})
+    with pytest.raises(TypeError, match=r"^artifacts\[0\]\.test\.status is a list, not a string$"):
+        BuildRecord.from_json({**record, "artifacts": [{**record["artifacts"][0],
+                                                        "test": {**record["artifacts"][0]["test"], "status": []}}]})
+
+
+def test_the_run_report_is_json_with_the_keys_it_always_had() -> None:
+    test = TestResult(status="passed", host="h", interpreter="CPython 3.12.1", how="uv")
+    report = RunReport(
+        project="x", version="1.0", run_id="r1", tag="v1.0", index="pypi", upload_url="https://upload.example/",
+        dry_run=False, store="file:///s", verified=True, files=(
+            FileReport(name=WHEEL, identifier="py3-none-any", slice="pure", sha256="0" * 64, size=3,
+                       builder="local", built_on="here", test=test, findings=(Finding.from_json(FINDING),),
+                       publish=Outcome.PRESENT),
+            FileReport(name="x-1.0.tar.gz", identifier="sdist", slice="sdist", sha256="1" * 64, size=2,
+                       builder="local", built_on="here", test=None),
+        ))
+    data = report.to_json()
+    assert data == {
+        "project": "x", "version": "1.0", "run_id": "r1", "tag": "v1.0", "index": "pypi",
+        "upload_url": "https://upload.example/", "dry_run": False, "store": "file:///s", "verified": True,
+        "files": [
+            {"name": WHEEL, "identifier": "py3-none-any", "slice": "pure", "sha256": "0" * 64, "size": 3,
+             "builder": "local", "built_on": "here",
+             "test": {"status": "passed", "host": "h", "interpreter": "CPython 3.12.1", "how": "uv", "detail": ""},
+             "findings": [FINDING], "publish": "already present"},
+            {"name": "x-1.0.tar.gz", "identifier": "sdist", "slice": "sdist", "sha256": "1" * 64, "size": 2,
+             "builder": "local", "built_on": "here", "test": None, "findings": [], "publish": None},
+        ],
+    }
+    assert type(data["files"][0]["publish"]) is str  # the outcome's text, not the enum
+    assert json.loads(json.dumps(data)) == data

@@ -16,6 +16,7 @@ from packaging.version import InvalidVersion, Version
 from pipeline import archives
 from pipeline.archives import DEFAULT_LIMITS, Limits
 from pipeline.checks import Findings
+from pipeline.checks.rules.upload_fields import description_of
 from pipeline.records import Plan
 
 
@@ -48,22 +49,6 @@ def read_metadata(path: Path, limits: Limits = DEFAULT_LIMITS) -> DistMetadata:
     if pkg_info is None:
         raise ValueError("the sdist has no PKG-INFO at its top level; build it with a PEP 517 frontend")
     return DistMetadata(parse_fields(pkg_info), frozenset())
-
-
-def description_of(fields: email.message.Message) -> str:
-    """The long description: the message body (metadata 2.1 and later), else the
-    ``Description`` header unfolded as the core metadata specification says: each line
-    after the first carries 7 spaces and ``|`` (setuptools) or 8 spaces (distutils)
-    before its text. The parser keeps that folding; rendered as it is, every line is
-    indented and reStructuredText breaks (toml 0.10.2, defusedxml 0.7.1)."""
-    body = fields.get_payload()
-    if isinstance(body, str) and body.strip():
-        return body
-    header = str(fields.get("Description") or "")
-    first, *rest = header.split("\n")
-    unfolded = [line[8:] if line.startswith(("       |", "        ")) else line.lstrip() if not line.strip() else line
-                for line in rest]
-    return "\n".join([first, *unfolded])
 
 
 def description_gaps(fields: email.message.Message) -> list[str]:
