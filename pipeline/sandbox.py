@@ -10,7 +10,6 @@ started, waiting for each to exit.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import contextlib
 import hashlib
@@ -28,7 +27,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -203,9 +202,35 @@ class SeaweedFS:
                     raise RuntimeError(f"SeaweedFS never took a write: {exc}; see {self.log_file}") from None
                 time.sleep(0.3)
 
+    @property
+    def store_url(self) -> str:
+        """Where wheelship keeps runs in the sandbox (its WHEELSHIP_STORE)."""
+        return f"s3://{self.bucket}/runs"
+
     def env(self) -> dict[str, str]:
         return {"AWS_ACCESS_KEY_ID": self.access_key, "AWS_SECRET_ACCESS_KEY": self.secret_key,
                 "AWS_ENDPOINT_URL_S3": self.endpoint, "AWS_DEFAULT_REGION": "us-east-1"}
+
+    def stored(self, project: str, version: str) -> dict[str, str]:
+        """Every file the runs of a project version keep in the store, by its key in the
+        bucket, with the SHA-256 of its bytes as read back: through wheelship's own S3
+        store with the sandbox's keys (whatever this process's environment says), the
+        files its runs' records name."""
+        from pipeline.records import sha256_of
+        from pipeline.runs import Runs
+        from pipeline.stores.s3 import S3Store
+
+        store = S3Store(self.store_url, endpoint_url=self.endpoint, region="us-east-1",
+                        keys={"aws_access_key_id": self.access_key, "aws_secret_access_key": self.secret_key})
+        runs = Runs(store, project, version)
+        found: dict[str, str] = {}
+        with tempfile.TemporaryDirectory(prefix="wheelship-sandbox-read-") as tmp:
+            for state in runs.all():
+                for artifact in state.artifacts:
+                    key = runs.key(state.run_id, "files", artifact.name)
+                    store.get_file(key, Path(tmp) / "file", limit=artifact.size)
+                    found[f"{store.prefix}/{key}"] = sha256_of(Path(tmp) / "file")
+        return dict(sorted(found.items()))
 
     def stop(self) -> None:
         if self.process is not None:
@@ -228,10 +253,18 @@ class Sandbox:
     def index(self, name: str) -> PyPIServer:
         return {"testpypi": self.testpypi, "pypi": self.pypi}[name]
 
+    def listed(self, name: str) -> dict[str, str]:
+        """Every file the index `name` lists, by file name, with the SHA-256 its simple
+        API gives."""
+        from pipeline.index import every_file
+
+        return {filename: listed.sha256 or ""
+                for filename, listed in sorted(every_file(self.index(name).url + "simple/").items())}
+
     def write_config(self) -> None:
         lines = []
         if self.s3:
-            lines += [f'store = "s3://{self.s3.bucket}/runs"', "", "[s3]", f'endpoint-url = "{self.s3.endpoint}"',
+            lines += [f'store = "{self.s3.store_url}"', "", "[s3]", f'endpoint-url = "{self.s3.endpoint}"',
                       'region = "us-east-1"', ""]
         for name, server in (("testpypi", self.testpypi), ("pypi", self.pypi)):
             lines += [f"[indexes.{name}]", f'upload-url = "{server.url}"', f'simple-url = "{server.url}simple/"',
@@ -281,11 +314,11 @@ def sandbox(root: Path | None = None, *, s3: bool = True, server: str = "auto") 
             shutil.rmtree(base, ignore_errors=True)
 
 
-def main(args: argparse.Namespace) -> int:
-    """`wheelship sandbox [-- COMMAND]`."""
-    command = [c for c in args.cmd if c != "--"] if args.cmd else []
+def main(command: Sequence[str], *, root: Path | None = None, s3: bool = True) -> int:
+    """`wheelship sandbox [-- COMMAND]`: the servers in `root` (else a temporary folder),
+    with SeaweedFS unless not `s3`; run `command` inside them, or wait for Ctrl-C."""
     try:
-        with sandbox(args.dir, s3=not args.no_s3) as box:
+        with sandbox(root, s3=s3) as box:
             env_file = box.root / "sandbox.env"
             env_file.touch(mode=0o600)
             env_file.write_text("".join(f"export {k}='{v}'\n" for k, v in box.env().items()), encoding="utf-8")

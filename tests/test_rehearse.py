@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import rehearsal, standins
+from pipeline import standins
+from pipeline.rehearsal import act, github
 from pipeline.workflows import init
 from tests.conftest import BUILDSPECS, copy_project
 
@@ -191,7 +192,7 @@ def test_with_main_past_the_tag_a_dispatch_at_the_tag_publishes_the_tags_files(c
 
 def test_without_act_the_command_says_how_to_install_it(cli, tmp_path, monkeypatch):
     repo = _repository(tmp_path, "purepkg", "purepkg.toml", "v1.0.0")
-    monkeypatch.setattr(rehearsal.shutil, "which", lambda *args, **kwargs: None)
+    monkeypatch.setattr(act.shutil, "which", lambda *args, **kwargs: None)
     result = cli("rehearse", repo, "--event", "push")
     assert result.code == 2
     assert "`act` is not installed" in result.err and "pip install 'wheelship[rehearse]'" in result.err
@@ -222,15 +223,15 @@ def test_bad_requests_are_usage_errors_before_anything_runs(cli, tmp_path):
 
 def test_push_filters_follow_githubs_patterns():
     workflow = {"on": {"push": {"tags": ["v*", "[0-9]*"]}}, "jobs": {}}
-    assert rehearsal.runs_on(workflow, "push", "refs/tags/v1.2.0") is None
-    assert rehearsal.runs_on(workflow, "push", "refs/tags/1.2.0") is None
-    assert "matches none" in (rehearsal.runs_on(workflow, "push", "refs/tags/release-1") or "")
-    assert "filters tags only" in (rehearsal.runs_on(workflow, "branch", "refs/heads/main") or "")
+    assert github.runs_on(workflow, "push", "refs/tags/v1.2.0") is None
+    assert github.runs_on(workflow, "push", "refs/tags/1.2.0") is None
+    assert "matches none" in (github.runs_on(workflow, "push", "refs/tags/release-1") or "")
+    assert "filters tags only" in (github.runs_on(workflow, "branch", "refs/heads/main") or "")
     branches = {"on": {"push": {"branches": ["main", "releases/**"]}}, "jobs": {}}
-    assert rehearsal.runs_on(branches, "branch", "refs/heads/releases/1/x") is None
-    assert "filters branches only" in (rehearsal.runs_on(branches, "push", "refs/tags/v1") or "")
-    assert rehearsal.runs_on({"on": "push", "jobs": {}}, "branch", "refs/heads/x") is None
-    assert "no `schedule` trigger" in (rehearsal.runs_on({"on": ["push"], "jobs": {}}, "schedule", "") or "")
+    assert github.runs_on(branches, "branch", "refs/heads/releases/1/x") is None
+    assert "filters branches only" in (github.runs_on(branches, "push", "refs/tags/v1") or "")
+    assert github.runs_on({"on": "push", "jobs": {}}, "branch", "refs/heads/x") is None
+    assert "no `schedule` trigger" in (github.runs_on({"on": ["push"], "jobs": {}}, "schedule", "") or "")
 
 
 def _standin(monkeypatch, tmp_path: Path, verb: str, **inputs: str) -> int:  # type: ignore[no-untyped-def]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import rehearsal
+from pipeline.rehearsal import act, environment
 
 #: The caller's variables no job may see: an index password, a token, anything at all.
 CALLERS = {"TWINE_PASSWORD": "pypi-" + "AgEIcHlwaS5vcmc-not-real", "PYPI_API_TOKEN": "pypi-also-not-real",
@@ -63,8 +63,8 @@ def test_a_job_sees_none_of_the_callers_variables(tmp_path, caller):
     folder = tmp_path / "rehearsal"
     folder.mkdir()
     (folder / "event.json").write_text(json.dumps({"ref": "refs/heads/main"}))
-    command = rehearsal.act_base(rehearsal.find_act(), "push", workflow, folder / "event.json", folder)
-    seen = rehearsal.run_act(command, repo, folder / "act.log", rehearsal.act_env(folder))
+    command = act.act_base(act.find_act(), "push", workflow, folder / "event.json", folder)
+    seen = act.run_act(command, repo, folder / "act.log", environment.act_env(folder))
     assert seen.results == {("look", ""): "success"}, (folder / "act.log").read_text()
     said = "\n".join(seen.lines[("look", "")])
     for name in [*CALLERS, *CHECKOUT.values()]:
@@ -82,15 +82,15 @@ def test_the_environment_is_an_allow_list(tmp_path, caller, monkeypatch):
     monkeypatch.setenv("CIBW_BUILD", "cp3*")  # the maintainer's shell settings stay in the shell, as on GitHub
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
     monkeypatch.setenv("HTTP_PROXY", "http://me:hunter2@proxy.invalid:3128")  # a password: left out
-    env = rehearsal.act_env(tmp_path)
-    named = {*rehearsal.PASSED_ENV, *rehearsal.PROXY_ENV, *rehearsal.FIXED_ENV, *rehearsal.XDG_FOLDERS,
+    env = environment.act_env(tmp_path)
+    named = {*environment.PASSED_ENV, *environment.PROXY_ENV, *environment.FIXED_ENV, *environment.XDG_FOLDERS,
              "HOME", "PYENV_ROOT", "UV_PYTHON_INSTALL_DIR", "UV_CACHE_DIR", "WHEELSHIP_CACHE", "XDG_RUNTIME_DIR"}
     assert set(env) - named == {"LC_ALL"}
     assert env["SSL_CERT_FILE"] == "/etc/ssl/certs/ca-certificates.crt"
     assert env["HTTPS_PROXY"] == "http://proxy.invalid:3128" and "HTTP_PROXY" not in env
     assert "hunter2" not in "".join(env.values())
     assert env["HOME"] == str(tmp_path / "home")
-    for name in rehearsal.XDG_FOLDERS:
+    for name in environment.XDG_FOLDERS:
         assert Path(env[name]).is_dir() and Path(env[name]).is_relative_to(tmp_path / "home")
 
 
@@ -100,7 +100,7 @@ def test_rootless_podman_is_told_where_its_images_are():
              "graphOptions": {"overlay.mount_program": {"Executable": "/usr/bin/fuse-overlayfs"}}}
     import tomllib
 
-    conf = tomllib.loads(rehearsal.storage_conf(store))
+    conf = tomllib.loads(environment.storage_conf(store))
     assert conf["storage"]["graphroot"] == "/home/m/.local/share/containers/storage"
     assert conf["storage"]["runroot"] == "/run/user/1000/containers"
     assert conf["storage"]["driver"] == "overlay"
@@ -108,7 +108,7 @@ def test_rootless_podman_is_told_where_its_images_are():
 
 
 def test_the_rehearsal_command_reads_no_file_of_the_checkout(tmp_path):
-    command = rehearsal.act_base("act", "push", tmp_path / "w.yml", tmp_path / "e.json", tmp_path)
+    command = act.act_base("act", "push", tmp_path / "w.yml", tmp_path / "e.json", tmp_path)
     for flag in ("--env-file", "--secret-file", "--var-file"):
         given = Path(command[command.index(flag) + 1])
         assert given.is_file() and given.read_text() == "" and given.is_relative_to(tmp_path)

@@ -55,3 +55,32 @@ def test_sigterm_stops_every_server_it_started(tmp_path):
     proc.wait(60)
     proc.stderr.close()
     assert not any(_answers(p) for p in ports)
+
+
+def test_what_the_sandbox_holds_is_read_with_its_own_servers_and_keys(sandbox_env, tmp_path, monkeypatch):
+    """The rehearsal's reading of the sandbox: every file each index lists, and every file
+    the store's runs of a version keep, read back through wheelship's store with the
+    sandbox's keys even when this process's environment names another S3 server."""
+    from pipeline.records import Artifact, BuildRecord, sha256_of
+    from pipeline.runs import Runs, new_run_id
+    from pipeline.stores import open_store
+    from tests.test_outputs import plan_of
+
+    box = sandbox_env
+    assert box.s3 is not None
+    project = f"held-{new_run_id().lower().replace('_', '-')}"[:40].rstrip("-")
+    runs = Runs(open_store(box.s3.store_url), project, "1.0")
+    plan = plan_of(project=project, version="1.0", run_id=new_run_id())
+    runs.write_plan(plan)
+    sdist = tmp_path / f"{project.replace('-', '_')}-1.0.tar.gz"
+    sdist.write_bytes(b"not really an sdist")
+    artifact = Artifact(name=sdist.name, identifier="sdist", slice="sdist", kind="sdist", sha256=sha256_of(sdist),
+                        size=sdist.stat().st_size, builder="local", tools={}, built_on="here")
+    runs.store_record(BuildRecord(slice="sdist", runner="ubuntu-latest", finished="now", artifacts=(artifact,)),
+                      {sdist.name: sdist}, plan.run_id)
+    for name in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "WHEELSHIP_STORE_ENDPOINT"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "not-the-sandboxs")
+    assert box.s3.stored(project, "1.0") == {f"runs/{project}/1.0/{plan.run_id}/files/{sdist.name}": artifact.sha256}
+    assert box.s3.stored(project, "2.0") == {}
+    assert box.listed("testpypi") == {} and box.listed("pypi") == {}

@@ -5,15 +5,15 @@ input, not an order. The publish job's environment, index, tag and dry-run flag 
 from here instead: the event itself (the tag pushed or dispatched, the dispatch's
 inputs, the schedule), the version the tag names, and the routing the committed
 buildspec declares, read as TOML and never executed. Written to ``GITHUB_OUTPUT`` as
-``tag``, ``version``, ``index``, ``environment`` and ``dry-run``.
+the keys of `pipeline.outputs.ROUTE`.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 
-from pipeline.context import Context
+from pipeline.context import Context, Stage
+from pipeline.outputs import ROUTE
 from pipeline.records import write_json_atomic
 from pipeline.stages.plan import routed_index
 from pipeline.versioning import is_prerelease
@@ -37,18 +37,12 @@ def route(ctx: Context) -> dict[str, str]:
             "dry-run": "true" if request.dry_run else "false"}
 
 
-class Route:
+class Route(Stage):
     name = "route"
-
-    def skip(self, ctx: Context) -> str | None:
-        return None
 
     def run(self, ctx: Context) -> None:
         outputs = route(ctx)
-        path = os.environ.get("GITHUB_OUTPUT")
-        if path:
-            with open(path, "a", encoding="utf-8") as fh:
-                fh.writelines(f"{key}={value}\n" for key, value in outputs.items())
+        ROUTE.write(outputs)
         if ctx.options.json_path:
             write_json_atomic(ctx.options.json_path, outputs)
         log.info("route: %s", ", ".join(f"{k} {v or '(none)'}" for k, v in outputs.items()))
