@@ -1,4 +1,8 @@
-"""The one context every stage of a run reads and adds to."""
+"""The one context every stage of a run reads and adds to, and the `Stage` contract.
+
+`Stage` lives here, beside what it runs over, so that a stage module never imports
+the package that lists the stages (pipeline.stages).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,15 @@ import functools
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar, Protocol
 
 from packaging.version import Version
 
+from pipeline.credentials import Credential
 from pipeline.errors import UsageError
-from pipeline.index import Listed
+from pipeline.index import Index, Listed
 from pipeline.project import Project
+from pipeline.publishing import Publisher
 from pipeline.records import BuildRecord, Plan, PublishRecord, VerifyRecord
 from pipeline.runs import Runs, RunState
 from pipeline.spec import IndexConfig, Spec
@@ -69,13 +76,18 @@ class Context:
     files: dict[str, Path] = field(default_factory=dict)  # verified local copies, by name
     verification: VerifyRecord | None = None
     publication: PublishRecord | None = None
-    finished_early: str | None = None  # why the stages left (but report) have nothing to do
     listing: dict[str, Listed] | None = None  # what preflight found on the index, for publish to start from
+    published: RunState | None = None  # preflight: the run that published this release already, index and all
+
+    @property
+    def finished_early(self) -> str | None:
+        """Why the stages left (but those that report) have nothing to do, or None."""
+        return f"the release is already published (run {self.published.run_id})" if self.published else None
 
     @functools.cached_property
     def store(self) -> Store:
         return open_store(self.spec.store, endpoint_url=self.spec.s3_endpoint_url, region=self.spec.s3_region,
-                          attempts=self.spec.s3_attempts)
+                          attempts=self.spec.s3_attempts, addressing_style=self.spec.s3_addressing_style)
 
     @property
     def runs(self) -> Runs:
@@ -100,6 +112,14 @@ class Context:
                         plan.run_id, plan.index, recorded, plan.index, index.upload_url)
         return index
 
+    def publisher(self, credential: Credential | None = None) -> Publisher:
+        """The run's index, reached under the buildspec's publish policy; without a
+        credential it can only read."""
+        plan = self.need_plan()
+        # pipeline.index still types the credential as the two classes, not `Credential`.
+        index = Index(self.index, credential, timeout=self.spec.publish.timeout)
+        return Publisher(index, plan.project, self.spec.publish, dry_run=plan.dry_run)
+
     def need_plan(self) -> Plan:
         assert self.plan is not None, "a stage ran before the plan was made or read"
         return self.plan
@@ -107,3 +127,18 @@ class Context:
     def need_state(self) -> RunState:
         assert self.state is not None, "a stage ran before the run was read"
         return self.state
+
+
+class Stage(Protocol):
+    """One step of a run: a readable name, a reason to skip it (none unless the stage
+    gives one), and `run` over the shared context. Stages subclass it for the default."""
+
+    name: ClassVar[str]
+    #: Runs even when the command finished early (a release found published): a report.
+    reports: ClassVar[bool] = False
+
+    def skip(self, ctx: Context) -> str | None:
+        """A reason not to run, or None."""
+        return None
+
+    def run(self, ctx: Context) -> None: ...

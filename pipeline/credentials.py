@@ -6,6 +6,10 @@ then trusted publishing (twine mints a short-lived token from
 the CI's OIDC identity). Every secret found is registered so that `redact` removes
 it from any text wheelship prints, logs or stores, including an index's own error
 that echoes it back (pipeline.redaction).
+
+Whatever was found is a `Credential`: a password given by the configuration
+(`Credentials`), or trusted publishing (`TrustedCredentials`), which mints its token
+only when the password is first read.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from pipeline.errors import PublishFailed, UsageError
 from pipeline.redaction import redact, register_secret
@@ -23,20 +28,41 @@ from pipeline.spec import IndexConfig
 
 log = logging.getLogger(__name__)
 
-#: The source of credentials that trusted publishing will mint.
+#: Where trusted-publishing credentials come from, as `Credential.source` says it.
 TRUSTED = "trusted publishing"
+
+
+class Credential(Protocol):
+    """What an upload authenticates with. `password` is read only to send it."""
+
+    @property
+    def username(self) -> str: ...
+
+    @property
+    def password(self) -> str: ...
+
+    @property
+    def source(self) -> str:
+        """Where it came from, safe to print."""
+
+    @property
+    def trusted(self) -> bool:
+        """Whether the index sees a trusted publisher (an index may refuse one)."""
+
+    def describe(self) -> str: ...
 
 
 @dataclass(frozen=True)
 class Credentials:
+    """A username and password the configuration gives."""
+
     username: str
     password: str = field(repr=False)
     source: str  # where it came from, safe to print
 
     @property
     def trusted(self) -> bool:
-        """A placeholder saying: mint a token by trusted publishing (`mint_trusted`)."""
-        return self.source == TRUSTED
+        return False
 
     def describe(self) -> str:
         return f"{self.username} via {self.source}"
@@ -46,8 +72,9 @@ def _oidc_available() -> bool:
     return bool(os.environ.get("ACTIONS_ID_TOKEN_REQUEST_URL") and os.environ.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN"))
 
 
-def find(index: IndexConfig) -> Credentials | None:
-    """The credentials for an index, or None if none are configured here."""
+def find(index: IndexConfig) -> Credential | None:
+    """The credential for an index, or None if none is configured here. Trusted
+    publishing mints no token here: the first read of its password does."""
     token = os.environ.get(index.password_env)
     if token:
         register_secret(token, index.username)
@@ -63,12 +90,12 @@ def find(index: IndexConfig) -> Credentials | None:
     if repository and repository.password and pypirc.same_url(repository.index.upload_url, index.upload_url):
         return Credentials(repository.index.username, repository.password, f"{pypirc.path()} [{index.name}]")
     if _oidc_available():
-        return Credentials("__token__", "", TRUSTED)
+        return TrustedCredentials(index)
     return None
 
 
-def require(index: IndexConfig) -> Credentials:
-    """Credentials for an index; raises `UsageError` naming the variable to set."""
+def require(index: IndexConfig) -> Credential:
+    """The credential for an index; raises `UsageError` naming the variable to set."""
     found = find(index)
     if found is None:
         from pipeline import pypirc
@@ -79,6 +106,14 @@ def require(index: IndexConfig) -> Credentials:
             f"password under [{index.name}] in {pypirc.path()}, or publish from GitHub Actions with trusted publishing "
             "(id-token: write)",
         )
+    return found
+
+
+def for_upload(index: IndexConfig) -> Credential:
+    """`require`, with a trusted-publishing token minted now, so that a refused
+    exchange fails before any upload."""
+    found = require(index)
+    _ = found.password
     return found
 
 
@@ -99,6 +134,10 @@ class TrustedCredentials:
         self._lock = threading.Lock()
 
     @property
+    def trusted(self) -> bool:
+        return True
+
+    @property
     def password(self) -> str:
         with self._lock:
             if self._token is None or self._clock() - self._minted >= self.REFRESH:
@@ -113,14 +152,6 @@ class TrustedCredentials:
 
     def describe(self) -> str:
         return f"{self.username} via {self.source}"
-
-
-def mint_trusted(index: IndexConfig) -> TrustedCredentials:
-    """Credentials that exchange the CI's OIDC identity for short-lived upload tokens;
-    the first is minted now, so a refused exchange fails before any upload."""
-    creds = TrustedCredentials(index)
-    _ = creds.password
-    return creds
 
 
 def _mint_token(index: IndexConfig) -> str:

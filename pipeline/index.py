@@ -21,7 +21,7 @@ import requests
 from urllib3.filepost import encode_multipart_formdata
 
 from pipeline import __version__
-from pipeline.credentials import Credentials, TrustedCredentials
+from pipeline.credentials import Credential
 from pipeline.errors import IntegrityError, PublishFailed
 from pipeline.indexes import IndexConfig
 from pipeline.listings import Listed, Listing, malformed, parse_listing
@@ -105,7 +105,7 @@ def _listing(session: requests.Session, url: str, doing: str, timeout: float) ->
 class Index:
     """One index, with optional credentials; thread-safe (a session per thread)."""
 
-    def __init__(self, target: IndexConfig, credentials: Credentials | TrustedCredentials | None, *,
+    def __init__(self, target: IndexConfig, credentials: Credential | None, *,
                  timeout: float = 60.0) -> None:
         self.target = target
         self.credentials = credentials

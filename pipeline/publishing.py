@@ -10,6 +10,8 @@ download-back = true`): it doubles a release's traffic.
 
 Every request (the probe, listings, uploads, downloads) runs under the one retry
 policy (pipeline.retry); a failure that outlasts it is a `PublishFailed`.
+
+Whether a release is out already, before anything is built, is `already_published`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,8 +29,9 @@ from typing import TypeVar
 from pipeline import ui
 from pipeline.errors import PublishFailed
 from pipeline.index import FileExists, Index, Listed, Listing
-from pipeline.records import Artifact, Outcome, distribution_of
+from pipeline.records import Artifact, Outcome, Plan, distribution_of, identifier_of
 from pipeline.retry import Transient, call
+from pipeline.runs import RunState
 from pipeline.spec import PublishPolicy
 
 log = logging.getLogger(__name__)
@@ -157,6 +160,52 @@ class Publisher:
             )
         log.info("%s lists all %d files with their sha256%s", self.index.target.name, len(artifacts),
                  f"; {len(uploaded)} uploaded file(s) downloaded back and matched" if self.policy.download_back else "")
+
+
+@dataclass(frozen=True)
+class Published:
+    """A release that is out already: how that is known, and the stored run that
+    published it, when the index lists every file of that run with its sha256."""
+
+    reason: str
+    run: RunState | None = None
+
+
+def already_published(plan: Plan, runs: Sequence[RunState], listing: Mapping[str, Listed] | None) -> Published | None:
+    """Whether `plan`'s release is out already, or None. Evidence, the first that
+    holds giving the reason:
+
+    - a stored run published this tag's commit for real (any index);
+    - the index (`listing`, None when unread) has a file of this version for every
+      planned identifier;
+    - a stored run published to the plan's index for real, and the index lists each
+      of its files with the recorded sha256 (the newest such run is `run`, whatever
+      the reason).
+    """
+    real = [s for s in runs if s.publish is not None and not s.publish.dry_run]
+    on_index = next((s for s in reversed(real) if _listed(s, plan.index, listing)), None)
+    same_commit = next((s for s in real if plan.commit and (s.plan.tag, s.plan.commit) == (plan.tag, plan.commit)),
+                       None)
+    if same_commit is not None and same_commit.publish is not None:
+        reason = (f"run {same_commit.run_id} already published tag {plan.tag} (commit {plan.commit[:12]}) to "
+                  f"{same_commit.publish.index}")
+    elif listing is not None and set(plan.identifiers) <= {
+            identifier_of(name) for name in listing if distribution_of(name)[1] == plan.version}:
+        reason = (f"every planned file of {plan.project} {plan.version} ({len(plan.identifiers)}) is on "
+                  f"{plan.index} already")
+    elif on_index is not None:
+        reason = (f"{plan.project} {plan.version} is already on {plan.index}: all {len(on_index.artifacts)} files "
+                  f"of run {on_index.run_id} are there with their sha256")
+    else:
+        return None
+    return Published(reason, on_index)
+
+
+def _listed(state: RunState, index: str, listing: Mapping[str, Listed] | None) -> bool:
+    """Whether `state` published to `index`, which lists each of its files with its sha256."""
+    if listing is None or state.publish is None or state.publish.index != index or not state.artifacts:
+        return False
+    return all((f := listing.get(a.name)) is not None and f.sha256 == a.sha256 for a in state.artifacts)
 
 
 def _version_of(filename: str) -> str | None:

@@ -197,3 +197,33 @@ def test_a_file_changed_after_it_was_verified_is_never_sent(tmp_path):
                               password_env="NONE"), None)
     with pytest.raises(IntegrityError, match="changed after it was verified"):
         index.upload(path, artifact.sha256)
+
+
+def test_trusted_publishing_is_found_without_a_token_and_minted_before_the_first_upload(monkeypatch):
+    """One `Credential` whatever its source: trusted publishing says what it is (for the
+    preflight's quarantine check) without minting; `for_upload` mints before any file goes."""
+    from pipeline import credentials
+
+    target = FakeIndex().target
+    minted: list[str] = []
+
+    def mint(index: IndexConfig) -> str:
+        minted.append(index.name)
+        return "pypi-minted-for-the-test-0123456789"
+
+    monkeypatch.setattr(credentials, "_mint_token", mint)
+    monkeypatch.delenv("X", raising=False)
+    for name in ("TWINE_PASSWORD", "TWINE_USERNAME", "GITHUB_ACTIONS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_URL", "http://127.0.0.1:9/token")
+    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "request")
+    found = credentials.find(target)
+    assert found is not None and found.trusted and found.describe() == "__token__ via trusted publishing"
+    assert minted == []
+    ready = credentials.for_upload(target)
+    assert minted == ["fake"] and ready.trusted
+    assert ready.password == "pypi-minted-for-the-test-0123456789" and minted == ["fake"]  # fresh: not minted again
+
+    monkeypatch.setenv("X", "pypi-configured-for-the-test-0123456789")
+    token = credentials.for_upload(target)
+    assert not token.trusted and token.describe() == "__token__ via X" and minted == ["fake"]

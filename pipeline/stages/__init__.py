@@ -1,31 +1,21 @@
 """The stages of a run, in order, and which of them each command runs.
 
 Read this file to learn the whole release flow. Each stage is a small module with a
-name, an optional reason to skip, and a `run` over the shared context; a command is
-just a different list. Every stage is idempotent: run again on the same run, it
-finishes the work or confirms it is done.
+name, an optional reason to skip, and a `run` over the shared context (the `Stage`
+contract, pipeline.context); a command is just a different list. Every stage is
+idempotent: run again on the same run, it finishes the work or confirms it is done.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Protocol
 
 from pipeline import ui
-from pipeline.context import Context
+from pipeline.context import Context, Stage
 from pipeline.stages import build, event, inspect, load, plan, preflight, publish, report, route, store, verify
 
 log = logging.getLogger(__name__)
-
-
-class Stage(Protocol):
-    name: str
-
-    def skip(self, ctx: Context) -> str | None:
-        """A reason not to run, or None."""
-
-    def run(self, ctx: Context) -> None: ...
 
 
 RELEASE: Sequence[Stage] = (
@@ -34,7 +24,7 @@ RELEASE: Sequence[Stage] = (
     preflight.Preflight(finds_published=True),  # credentials and the index, before anything is spent
     plan.RecordPlan(),      # the plan stored as a new run
     build.Build(),          # every slice this host builds, sdist first
-    store.Store(),          # files, then the records that name them
+    store.StoreFiles(),     # files, then the records that name them
     verify.Verify(),        # completeness, integrity, metadata, test-installs
     inspect.Inspect(),      # skipped: verify just read these very files in this process
     publish.Publish(),      # wheels then the sdist, idempotent by hash
@@ -54,7 +44,7 @@ PLAN: Sequence[Stage] = (         # the plan job
 BUILD: Sequence[Stage] = (        # a build job: its slice, or what this host can build
     load.LoadForBuild(),
     build.Build(what_this_host_builds=True),
-    store.Store(),
+    store.StoreFiles(),
 )
 VERIFY: Sequence[Stage] = (       # the verify job: always verifies, even a run verified before
     load.Load(),
@@ -74,7 +64,7 @@ PUBLISH: Sequence[Stage] = (      # the publish job, or the manual fallback
 def run_stages(stages: Sequence[Stage], ctx: Context) -> None:
     for stage in stages:
         # A command that finished early (a release found on the index) still reports.
-        reason = ctx.finished_early if ctx.finished_early and stage.name != "report" else stage.skip(ctx)
+        reason = ctx.finished_early if ctx.finished_early and not stage.reports else stage.skip(ctx)
         if reason:
             log.info("%s: skipped, %s", stage.name, reason)
             continue

@@ -13,10 +13,19 @@ from pathlib import Path
 
 from pipeline import builders, importnames
 from pipeline.builders import BuildJob, Built
-from pipeline.context import Context
+from pipeline.context import Context, Stage
 from pipeline.errors import BuildFailed, UsageError, VersionMismatch
 from pipeline.git import git
-from pipeline.records import Artifact, BuildRecord, Plan, Slice, distribution_of, identifier_of, sha256_of
+from pipeline.records import (
+    Artifact,
+    BuilderName,
+    BuildRecord,
+    Plan,
+    Slice,
+    distribution_of,
+    identifier_of,
+    sha256_of,
+)
 from pipeline.runs import now
 from pipeline.ui import host_description
 
@@ -41,7 +50,7 @@ def tag_note(project_dir: Path, tag: str) -> str:
             f"(check out refs/tags/{tag}, or fetch the tags)")
 
 
-def make_record(plan: Plan, slice: Slice, builder: str, built: list[Built],
+def make_record(plan: Plan, slice: Slice, builder: BuilderName, built: list[Built],
                 checkout: str = "") -> tuple[BuildRecord, dict[str, Path]]:
     """The record of a slice's files; raises if a file's version is not the release's,
     adding `checkout` (what `tag_note` says) to the message."""
@@ -104,7 +113,7 @@ def _not_made_twice(record: BuildRecord, earlier: list[Artifact]) -> None:
             )
 
 
-class Build:
+class Build(Stage):
     """Build the run's slices, sdist first. With `what_this_host_builds` (a build job
     given no --slice), only the slices a builder here can make; the rest are left for
     their own runners."""
@@ -113,9 +122,6 @@ class Build:
 
     def __init__(self, *, what_this_host_builds: bool = False) -> None:
         self.what_this_host_builds = what_this_host_builds
-
-    def skip(self, ctx: Context) -> str | None:
-        return None
 
     def run(self, ctx: Context) -> None:
         plan, state = ctx.need_plan(), ctx.need_state()

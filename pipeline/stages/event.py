@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pipeline.context import Context, Request
+from pipeline.context import Context, Request, Stage
 from pipeline.errors import NothingToDo, UsageError
 from pipeline.versioning import parse_tag
 
@@ -72,11 +72,8 @@ def _no_tag() -> Request:
                      hint="run the workflow with the tag to release, or with dry-run")
 
 
-class Event:
+class Event(Stage):
     name = "event"
-
-    def skip(self, ctx: Context) -> str | None:
-        return None
 
     def run(self, ctx: Context) -> None:
         opts = ctx.options

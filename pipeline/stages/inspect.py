@@ -14,13 +14,13 @@ import logging
 from pipeline.checks import Findings
 from pipeline.checks.completeness import check_completeness
 from pipeline.checks.files import check_files
-from pipeline.context import Context
+from pipeline.context import Context, Stage
 from pipeline.errors import VerificationFailed
 
 log = logging.getLogger(__name__)
 
 
-class Inspect:
+class Inspect(Stage):
     name = "inspect"
 
     def skip(self, ctx: Context) -> str | None:

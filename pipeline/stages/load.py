@@ -9,7 +9,7 @@ from pathlib import Path
 from packaging.version import Version
 
 from pipeline import validation
-from pipeline.context import Context
+from pipeline.context import Context, Stage
 from pipeline.errors import IntegrityError, UsageError, VersionMismatch
 from pipeline.git import git
 from pipeline.project import load_project
@@ -21,7 +21,7 @@ from pipeline.versioning import is_prerelease, parse_tag
 log = logging.getLogger(__name__)
 
 
-class Load:
+class Load(Stage):
     """The run a command works on. With `for_publish`, only a tagged release is taken
     (dry runs with --include-dry-runs), and the command's --dry-run decides the upload."""
 
@@ -29,9 +29,6 @@ class Load:
 
     def __init__(self, *, for_publish: bool = False) -> None:
         self.for_publish = for_publish
-
-    def skip(self, ctx: Context) -> str | None:
-        return None
 
     def run(self, ctx: Context) -> None:
         runs = ctx.runs
@@ -84,13 +81,10 @@ def live_index(ctx: Context, plan: PlanRecord) -> str:
     return live
 
 
-class LoadForBuild:
+class LoadForBuild(Stage):
     """The run a build job adds to: the project's name and version find it."""
 
     name = "load"
-
-    def skip(self, ctx: Context) -> str | None:
-        return None
 
     def run(self, ctx: Context) -> None:
         assert ctx.options.project_dir is not None

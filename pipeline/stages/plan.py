@@ -1,7 +1,7 @@
 """plan: the request, the buildspec and the project's metadata become plan.json.
 
 The tag's version must equal the declared version. The plan is stored as a new run,
-and on GitHub Actions written to ``GITHUB_OUTPUT`` as ``matrix`` and ``run-id``.
+and on GitHub Actions written to ``GITHUB_OUTPUT`` as the keys of `pipeline.outputs.PLAN`.
 """
 
 from __future__ import annotations
@@ -10,18 +10,20 @@ import json
 import logging
 import os
 import platform
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from pipeline import __version__, kind
 from pipeline.builders import run_before_sdist
-from pipeline.context import Context
-from pipeline.errors import NothingToDo, UsageError, VersionMismatch
+from pipeline.context import Context, Stage
+from pipeline.errors import NothingToDo, StoreError, UsageError, VersionMismatch, WheelshipError
 from pipeline.git import git
+from pipeline.index import Listing
+from pipeline.outputs import PLAN as PLAN_OUTPUTS
 from pipeline.planning import plan_slices
 from pipeline.project import load_project
+from pipeline.publishing import already_published
 from pipeline.records import Plan as PlanRecord
-from pipeline.records import distribution_of, identifier_of
 from pipeline.runs import RunState, new_run_id, now
 from pipeline.versioning import check_same, is_prerelease
 
@@ -70,11 +72,8 @@ def github_matrix(plan: PlanRecord) -> dict[str, list[dict[str, str]]]:
                         for s in plan.slices]}
 
 
-class Plan:
+class Plan(Stage):
     name = "plan"
-
-    def skip(self, ctx: Context) -> str | None:
-        return None
 
     def run(self, ctx: Context) -> None:
         request = ctx.request
@@ -88,6 +87,8 @@ class Plan:
         native, reason = kind.decide(project.root, project.backend, project.pyproject, ctx.spec.kind,
                                      ctx.workdir / "kind.log")
         log.info("%s %s is %s: %s", project.name, project.version, "native" if native else "pure Python", reason)
+        slices = plan_slices(project, native, ctx.spec.slices, host_only=ctx.options.host_only,
+                             local_builder=local_builds(ctx.options.builder), runners=ctx.spec.runners)
         plan = PlanRecord(
             project=project.canonical_name,
             version=str(project.version),
@@ -106,8 +107,8 @@ class Plan:
             tagged=tagged,
             commit=checked_out_commit(project.root, request.tag if tagged else None),
             written_by=__version__,
-            slices=plan_slices(project, native, ctx.spec.slices, host_only=ctx.options.host_only,
-                               local_builder=local_builds(ctx.options.builder), runners=ctx.spec.runners),
+            slices=slices.planned,
+            left_out=slices.left_out,
         )
         if ctx.options.slice and plan.slice(ctx.options.slice) is None:
             raise UsageError(f"the plan has no slice {ctx.options.slice!r}",
@@ -122,9 +123,9 @@ class Plan:
                  plan.index, ctx.spec.index(plan.index).upload_url)
 
 
-class AlreadyOnIndex:
-    """A tagged release whose every planned file is on its index already has nothing to
-    do: a second event for the same tag (a push, then a published release) ends here
+class AlreadyOnIndex(Stage):
+    """A tagged release that is out already (`already_published`) has nothing to do:
+    a second event for the same tag (a push, then a published release) ends here
     instead of rebuilding every platform. Reading the index needs no credential."""
 
     name = "index check"
@@ -134,58 +135,38 @@ class AlreadyOnIndex:
         return "a dry run uploads nothing" if plan.dry_run or not plan.tagged else None
 
     def run(self, ctx: Context) -> None:
-        from pipeline.errors import WheelshipError
-        from pipeline.index import Index
-        from pipeline.publishing import Publisher
-
         plan = ctx.need_plan()
-        self._published_run(ctx, plan)
-        try:
-            listed = Publisher(Index(ctx.index, None, timeout=ctx.spec.publish.timeout), plan.project,
-                               ctx.spec.publish).probe()
-        except WheelshipError as exc:  # the publish job checks again; a plan need not wait for the index
-            log.warning("could not list %s on %s (%s); planning the release anyway", plan.project, plan.index,
-                        exc.message)
-            return
-        on_index = {identifier_of(name) for name in listed if distribution_of(name)[1] == plan.version}
-        if set(plan.identifiers) <= on_index:
-            raise NothingToDo(
-                f"every planned file of {plan.project} {plan.version} ({len(plan.identifiers)}) is on "
-                f"{plan.index} already",
-                hint="an index never replaces a file; release a new version to change them",
-            )
+        runs = _earlier_runs(ctx)
+        # The store's records decide first, without asking the index.
+        found = already_published(plan, runs, None) or already_published(plan, runs, _listing(ctx))
+        if found:
+            raise NothingToDo(found.reason, hint="an index never replaces a file; release a new version to change them")
 
 
-    @staticmethod
-    def _published_run(ctx: Context, plan: PlanRecord) -> None:
-        """A run in the store that published this tag's commit for real: nothing to do."""
-        from pipeline.errors import StoreError
-
-        if not plan.commit:
-            return
-        try:
-            runs = ctx.runs.all()
-        except StoreError as exc:
-            log.warning("could not read earlier runs in %s (%s)", ctx.store.url, exc.message)
-            return
-        for state in runs:
-            published = state.publish
-            if published and not published.dry_run and state.plan.tag == plan.tag \
-                    and state.plan.commit == plan.commit:
-                raise NothingToDo(
-                    f"run {state.run_id} already published tag {plan.tag} (commit {plan.commit[:12]}) to "
-                    f"{published.index}",
-                    hint="an index never replaces a file; release a new version to change them",
-                )
+def _earlier_runs(ctx: Context) -> list[RunState]:
+    """The stored runs of this version; none, with a warning, when the store cannot be read."""
+    try:
+        return ctx.runs.all()
+    except StoreError as exc:
+        log.warning("could not read earlier runs in %s (%s)", ctx.store.url, exc.message)
+        return []
 
 
-class RecordPlan:
+def _listing(ctx: Context) -> Listing | None:
+    """What the index lists of the project; None, with a warning, when it does not answer."""
+    plan = ctx.need_plan()
+    try:
+        return ctx.publisher().probe()
+    except WheelshipError as exc:  # the publish job checks again; a plan need not wait for the index
+        log.warning("could not list %s on %s (%s); planning the release anyway", plan.project, plan.index,
+                    exc.message)
+        return None
+
+
+class RecordPlan(Stage):
     """Store the plan as a new run; from here on the run exists."""
 
     name = "record plan"
-
-    def skip(self, ctx: Context) -> str | None:
-        return None
 
     def run(self, ctx: Context) -> None:
         plan = ctx.need_plan()
@@ -195,16 +176,16 @@ class RecordPlan:
 
 
 def _github_output(plan: PlanRecord) -> None:
-    path = os.environ.get("GITHUB_OUTPUT")
-    if not path:
-        return
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(f"matrix={json.dumps(github_matrix(plan), separators=(',', ':'))}\n")
-        wheels = {"include": [m for m in github_matrix(plan)["include"] if m["slice"] != "sdist"]}
-        fh.write(f"wheel-matrix={json.dumps(wheels, separators=(',', ':'))}\n")
-        fh.write(f"run-id={plan.run_id}\n")
-        fh.write(f"version={plan.version}\n")
-        fh.write(f"project={plan.project}\n")
-        fh.write(f"index={plan.index}\n")
-        fh.write(f"dry-run={'true' if plan.dry_run else 'false'}\n")
-        fh.write(f"commit={plan.commit}\n")
+    matrix = github_matrix(plan)
+    wheels = {"include": [m for m in matrix["include"] if m["slice"] != "sdist"]}
+    PLAN_OUTPUTS.write({
+        "matrix": json.dumps(matrix, separators=(",", ":")),
+        "wheel-matrix": json.dumps(wheels, separators=(",", ":")),
+        "run-id": plan.run_id,
+        "version": plan.version,
+        "project": plan.project,
+        "index": plan.index,
+        "dry-run": "true" if plan.dry_run else "false",
+        "commit": plan.commit,
+        "left-out": json.dumps([asdict(s) for s in plan.left_out], separators=(",", ":")),
+    })

@@ -5,15 +5,15 @@ from __future__ import annotations
 import logging
 
 from pipeline import credentials
-from pipeline.context import Context
+from pipeline.context import Context, Stage
 from pipeline.errors import PublishFailed
-from pipeline.index import Index, Listing
-from pipeline.publishing import Publisher
+from pipeline.index import Listing
+from pipeline.publishing import already_published
 
 log = logging.getLogger(__name__)
 
 
-class Preflight:
+class Preflight(Stage):
     """Credentials and the index, checked before anything is spent. With
     `finds_published` (a whole release), a version whose published run is on the
     index already finishes the command early."""
@@ -22,9 +22,6 @@ class Preflight:
 
     def __init__(self, *, finds_published: bool = False) -> None:
         self.finds_published = finds_published
-
-    def skip(self, ctx: Context) -> str | None:
-        return None
 
     def run(self, ctx: Context) -> None:
         plan, config = ctx.need_plan(), ctx.index
@@ -35,28 +32,24 @@ class Preflight:
         else:
             found = credentials.require(config)
             log.info("credentials for %s: %s", config.name, found.describe())
-        publisher = Publisher(Index(config, None, timeout=ctx.spec.publish.timeout), plan.project, ctx.spec.publish)
-        listed = publisher.probe()
-        ctx.listing = listed
+        listed = ctx.listing = ctx.publisher().probe()
         log.info("%s answers; it lists %d files of %s", config.name, len(listed), plan.project)
         _uploads_allowed(listed, config.name, plan.project, trusted=found is not None and found.trusted)
         if self.finds_published:
-            self._already_published(ctx, {name: f.sha256 for name, f in listed.items()})
+            self._already_published(ctx, listed)
 
-    def _already_published(self, ctx: Context, listed: dict[str, str | None]) -> None:
-        """A version whose published run's files are all on the index, same hashes: done."""
+    @staticmethod
+    def _already_published(ctx: Context, listed: Listing) -> None:
+        """A version whose published run's files are all on the index, same hashes: done,
+        and the report shows that run."""
         plan = ctx.need_plan()
-        for state in reversed(ctx.runs.all()):
-            if not state.publish or state.publish.dry_run or state.publish.index != plan.index:
-                continue
-            if state.artifacts and all(listed.get(a.name) == a.sha256 for a in state.artifacts):
-                ctx.finished_early = f"the release is already published (run {state.run_id})"
-                ctx.state, ctx.plan, ctx.publication = state, state.plan, state.publish
-                ctx.verification = state.verify
-                log.info("%s %s is already on %s: all %d files of run %s are there with their sha256; "
-                         "nothing to build or upload", plan.project, plan.version, plan.index,
-                         len(state.artifacts), state.run_id)
-                return
+        found = already_published(plan, ctx.runs.all(), listed)
+        if found is None or found.run is None:  # nothing stored to show: build, and publish finds what is there
+            return
+        ctx.published = found.run
+        log.info("%s %s is already on %s: all %d files of run %s are there with their sha256; "
+                 "nothing to build or upload", plan.project, plan.version, plan.index,
+                 len(found.run.artifacts), found.run.run_id)
 
 
 def _uploads_allowed(listed: Listing, index: str, project: str, *, trusted: bool) -> None:

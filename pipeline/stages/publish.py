@@ -9,9 +9,8 @@ from __future__ import annotations
 import logging
 
 from pipeline import credentials
-from pipeline.context import Context
-from pipeline.index import Index
-from pipeline.publishing import WOULD_UPLOAD, Publisher
+from pipeline.context import Context, Stage
+from pipeline.publishing import WOULD_UPLOAD
 from pipeline.records import PublishRecord, wheels_first
 from pipeline.runs import now
 from pipeline.ui import host_description
@@ -19,24 +18,15 @@ from pipeline.ui import host_description
 log = logging.getLogger(__name__)
 
 
-class Publish:
+class Publish(Stage):
     name = "publish"
-
-    def skip(self, ctx: Context) -> str | None:
-        return None
 
     def run(self, ctx: Context) -> None:
         plan, state, config = ctx.need_plan(), ctx.need_state(), ctx.index
         artifacts = wheels_first(state.artifacts)
         if not all(a.name in ctx.files for a in artifacts):
             ctx.files = ctx.runs.fetch(state, ctx.workdir / "publish")
-        creds: credentials.Credentials | credentials.TrustedCredentials | None = None
-        if not plan.dry_run:
-            creds = credentials.require(config)
-            if creds.trusted:
-                creds = credentials.mint_trusted(config)
-        index = Index(config, creds, timeout=ctx.spec.publish.timeout)
-        publisher = Publisher(index, plan.project, ctx.spec.publish, dry_run=plan.dry_run)
+        publisher = ctx.publisher(None if plan.dry_run else credentials.for_upload(config))
         outcomes = publisher.publish(artifacts, ctx.files, known=ctx.listing)
         if plan.dry_run:
             would = [n for n, o in outcomes.items() if o == WOULD_UPLOAD]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from pipeline.context import Context
+from pipeline.context import Context, Stage
 
 log = logging.getLogger(__name__)
 
 
-class Store:
+class StoreFiles(Stage):
+    """Each built slice's files into the artifact store, then its record."""
+
     name = "store"
 
     def skip(self, ctx: Context) -> str | None:

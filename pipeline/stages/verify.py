@@ -10,14 +10,13 @@ from __future__ import annotations
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
 from pathlib import Path
 
 from pipeline import cibwconfig, testinstall, ui
 from pipeline.checks import Findings
 from pipeline.checks.completeness import check_completeness
 from pipeline.checks.files import check_files
-from pipeline.context import Context
+from pipeline.context import Context, Stage
 from pipeline.errors import VerificationFailed
 from pipeline.interpreters import Interpreter
 from pipeline.records import Artifact, FileVerification, Plan, TestResult, VerifyRecord
@@ -93,7 +92,7 @@ def verified_already(state: RunState) -> bool:
     return {name: f.sha256 for name, f in v.files.items()} == {a.name: a.sha256 for a in state.artifacts}
 
 
-class Verify:
+class Verify(Stage):
     name = "verify"
 
     def __init__(self, *, force: bool = False) -> None:
@@ -152,9 +151,9 @@ class Verify:
 
 def _record(plan: Plan, artifacts: list[Artifact], tests: dict[str, TestResult], findings: Findings) -> VerifyRecord:
     files = {a.name: FileVerification(identifier=a.identifier, sha256=a.sha256, size=a.size, test=tests.get(a.name),
-                                      findings=tuple(asdict(f) for f in findings.for_file(a.name)))
+                                      findings=tuple(findings.for_file(a.name)))
              for a in artifacts}
     return VerifyRecord(
         ok=not findings.errors, host=host_description(), finished=now(), run_id=plan.run_id, files=files,
-        findings=tuple(asdict(f) for f in findings.items),
+        findings=tuple(findings.items),
     )
