@@ -194,6 +194,10 @@ class Artifact:
     tools: dict[str, str]
     built_on: str
     test: TestResult | None = None
+    #: The SHA-256 of the sdist file this wheel was built from, where its builder built it
+    #: from an sdist file (None for the sdist, and for a wheel built another way). Absent
+    #: in records written before it was kept.
+    built_from: str | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Self:
@@ -213,6 +217,7 @@ class BuildRecord:
     runner: str
     finished: str
     artifacts: tuple[Artifact, ...]
+    why: str = ""  # why its builder was chosen, as the build said (records before 0.2 lack it)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

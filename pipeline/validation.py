@@ -145,6 +145,8 @@ def _check_files(state: RunState, *, project: str, version: str, where: str, sli
         at = f"{where}/records/{key}.json"
         if record.slice != key or record.slice not in slices:
             raise _refuse(at, "slice", record.slice, "is not a slice the plan names")
+        if len(record.why) > 500 or not record.why.isprintable():
+            raise _refuse(at, "why", record.why[:80], "is not one short line of text")
         for a in record.artifacts:
             kind = dist_kind(a.name, project=project, version=version, where=at)
             if a.kind != kind or a.slice != record.slice or a.identifier != identifier_of(a.name):
@@ -152,6 +154,8 @@ def _check_files(state: RunState, *, project: str, version: str, where: str, sli
                               f"but its name makes it {kind} {identifier_of(a.name)} of slice {record.slice}")
             if not isinstance(a.sha256, str) or not SHA256.fullmatch(a.sha256):
                 raise _refuse(at, "sha256", a.sha256, f"of {a.name} is not a SHA-256 in hex")
+            if a.built_from is not None and (not isinstance(a.built_from, str) or not SHA256.fullmatch(a.built_from)):
+                raise _refuse(at, "built_from", a.built_from, f"of {a.name} is not a SHA-256 in hex")
             if not isinstance(a.size, int) or isinstance(a.size, bool) or a.size < 0:
                 raise _refuse(at, "size", a.size, f"of {a.name} is not a size in bytes")
             if a.name in seen:

@@ -44,9 +44,9 @@ def find(name: str, slice: Slice, project_dir: Path) -> tuple[Builder | None, li
     return None, reasons
 
 
-def choose(name: str, slice: Slice, project_dir: Path) -> Builder:
-    """The builder for a slice, saying in the log which and why; raises `BuildFailed`
-    saying plainly why none can."""
+def choose(name: str, slice: Slice, project_dir: Path) -> tuple[Builder, str]:
+    """The builder for a slice and why it was chosen (also said in the log); raises
+    `BuildFailed` saying plainly why none can."""
     builder, reasons = find(name, slice, project_dir)
     if builder is not None:
         if slice.name in ("sdist", "pure"):
@@ -56,7 +56,7 @@ def choose(name: str, slice: Slice, project_dir: Path) -> Builder:
         else:
             why = "it was named" if name != "auto" else "cibuildwheel can build it here"
         log.info("slice %s: the %s builder (%s)", slice.name, builder.name, why)
-        return builder
+        return builder, why
     raise BuildFailed(
         f"slice {slice.name} cannot be built on this host: " + "; ".join(reasons),
         hint=f"build it on its own runner ({slice.runner}), as the release workflow does",

@@ -87,6 +87,7 @@ def builders(artifacts: Path, outputs: dict[str, str]) -> dict[str, str]:
     if not (project and version and run_id and artifacts.is_dir()):
         return {}
     made: dict[str, set[str]] = {}
+    why: dict[str, str] = {}
     for folder in sorted(artifacts.iterdir()):
         try:
             runs = Runs(open_store(folder.as_uri()), project, version)
@@ -98,7 +99,10 @@ def builders(artifacts: Path, outputs: dict[str, str]) -> dict[str, str]:
             continue
         for name, record in records.items():
             made.setdefault(name, set()).update(a.builder for a in record.artifacts)
-    return {name: f"{' and '.join(sorted(names))} builder" for name, names in made.items()}
+            if record.why:
+                why[name] = record.why
+    return {name: f"{' and '.join(sorted(names))} builder" + (f": {why[name]}" if name in why else "")
+            for name, names in made.items()}
 
 
 def jobs(workflow: dict[str, Any], seen: Seen, left: list[Job], built_by: dict[str, str]) -> list[Job]:
@@ -149,13 +153,15 @@ def finish(result: Result, json_path: Path | None, kept_log: Path | None) -> int
 
 def show(result: Result) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=f"rehearsal of {result.workflow} · {result.event} · {result.ref}", title_justify="left")
     for column in ("job", "status", "runner", "note"):
         table.add_column(column)
     marks = {PASSED: "✅ passed", FAILED: "❌ failed", SKIPPED: "⏭ skipped", NOT_REHEARSABLE: "🚫 not rehearsable"}
     for job in result.jobs:
-        table.add_row(job.name, marks[job.status], job.runner, job.note)
+        # names and notes come from the workflow and the records: text, never rich markup
+        table.add_row(Text(job.name), marks[job.status], Text(job.runner), Text(job.note))
     ui.console().print(table)
     for name in ("testpypi", "pypi"):
         files = [p for p in result.published if p["index"] == name]

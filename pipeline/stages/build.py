@@ -51,7 +51,7 @@ def tag_note(project_dir: Path, tag: str) -> str:
 
 
 def make_record(plan: Plan, slice: Slice, builder: BuilderName, built: list[Built],
-                checkout: str = "") -> tuple[BuildRecord, dict[str, Path]]:
+                checkout: str = "", why: str = "") -> tuple[BuildRecord, dict[str, Path]]:
     """The record of a slice's files; raises if a file's version is not the release's,
     adding `checkout` (what `tag_note` says) to the message."""
     artifacts, files = [], {}
@@ -69,9 +69,10 @@ def make_record(plan: Plan, slice: Slice, builder: BuilderName, built: list[Buil
             name=item.path.name, identifier=identifier_of(item.path.name), slice=slice.name,
             kind="sdist" if slice.name == "sdist" else "wheel", sha256=sha256_of(item.path),
             size=item.path.stat().st_size, builder=builder, tools=item.tools, built_on=host, test=item.test,
+            built_from=sha256_of(item.built_from) if item.built_from else None,
         ))
         files[item.path.name] = item.path
-    record = BuildRecord(slice=slice.name, runner=host, finished=now(), artifacts=tuple(artifacts))
+    record = BuildRecord(slice=slice.name, runner=host, finished=now(), artifacts=tuple(artifacts), why=why)
     return record, files
 
 
@@ -144,12 +145,12 @@ class Build(Stage):
                        before_sdist=ctx.spec.before_sdist)
         sdist = None
         for s in todo:
-            builder = builders.choose(ctx.options.builder, s, project_dir)
+            builder, why = builders.choose(ctx.options.builder, s, project_dir)
             if s.name != "sdist" and sdist is None:
                 sdist = self._sdist(ctx, plan, job)
             built = builder.build(replace(job, slice=s, sdist=sdist))
             record, files = make_record(plan, s, builder.name, built,
-                                        tag_note(project_dir, plan.tag if plan.tagged else ""))
+                                        tag_note(project_dir, plan.tag if plan.tagged else ""), why=why)
             _not_made_twice(record, [*state.artifacts, *(a for r, _ in ctx.built for a in r.artifacts)])
             if s.name == "sdist":
                 sdist = built[0].path
@@ -190,7 +191,7 @@ class Build(Stage):
                                                     runner="", identifiers=("sdist",))
         private = replace(job, slice=sdist_slice, sdist=None, outdir=ctx.workdir / "sources")
         private.outdir.mkdir(parents=True, exist_ok=True)
-        built = builders.choose("local", sdist_slice, job.project_dir).build(private)
+        built = builders.choose("local", sdist_slice, job.project_dir)[0].build(private)
         if not built:
             raise BuildFailed("building the sdist gave no file")
         return built[0].path
