@@ -51,7 +51,8 @@ from pipeline.signing_identity import (
 # The identity half of the API lives in pipeline.signing_identity; callers may use either.
 __all__ = [
     "IDENTITY_TOKEN_ENV", "MAX_ATTESTATION_BYTES", "PUBLISH_V1", "SUFFIX", "TRUST_CONFIG_ENV", "AttestationInvalid",
-    "Claims", "IdentityRejected", "Publisher", "Signer", "SigningFailed", "ambient_identity", "identity_claims",
+    "Claims", "IdentityRejected", "Publisher", "Signer", "SigningFailed", "ambient_identity", "claimed_signer",
+    "identity_claims",
     "identity_preflight", "load_trust_config", "parse_attestation", "read_attestation", "sign", "sign_many",
     "trust_config", "verify",
 ]
@@ -247,6 +248,12 @@ def parse_attestation(raw: bytes, name: str = "attestation") -> Attestation:
         raise AttestationInvalid(f"attestation for {name}: not a PEP 740 attestation: {where}: {first['msg']}"
                                  + (f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""),
                                  reason="malformed") from None
+
+
+def claimed_signer(raw: bytes, name: str) -> Signer:
+    """Who an attestation's certificate says signed it, before anything is verified: the
+    identity `verify` then holds it to, where no other is expected (a file checked alone)."""
+    return _signer_of(parse_attestation(raw, name), name)
 
 
 def _signer_of(attestation: Attestation, name: str) -> Signer:

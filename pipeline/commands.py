@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pipeline import ui
 from pipeline.errors import UsageError
+from pipeline.provenance import SUFFIX as ATTESTATION_SUFFIX
 from pipeline.runs import Runs, RunState
 from pipeline.spec import load_spec
 from pipeline.stores import open_store
@@ -99,12 +100,38 @@ def fetch(stored: StoredVersion, *, output: Path, run_id: str | None = None, inc
     if not state.complete:
         log.warning("run %s lacks slice(s) %s; fetching what it has", state.run_id, ", ".join(state.missing_slices))
     paths = runs.fetch(state, output)
-    for name in sorted(paths):
-        print(paths[name])
+    beside = _provenance(runs, state, output)
+    for path in sorted([*paths.values(), *beside]):
+        print(path)
     log.info("fetched %d file(s) of run %s into %s, each matching its recorded sha256", len(paths),
              state.run_id, output)
-    log.info("to upload by hand: twine upload %s/*", output)
+    attested = any(p.name.endswith(ATTESTATION_SUFFIX) for p in beside)
+    dists = " ".join(f"{output}/{glob}" for glob in sorted({_glob(n) for n in paths}))
+    log.info("to check them: wheelship check %s/*; to upload by hand: twine upload %s%s", output,
+             "--attestations " if attested else "", dists + (f" {output}/*{ATTESTATION_SUFFIX}" if attested else ""))
     return 0
+
+
+def _glob(name: str) -> str:
+    return "*.whl" if name.endswith(".whl") else "*.tar.gz" if name.endswith(".tar.gz") else name
+
+
+def _provenance(runs: Runs, state: RunState, output: Path) -> list[Path]:
+    """Beside the fetched files: each file's attestation, the release SBOM, and a
+    SHA256SUMS of every file (from the records the files were just checked against)."""
+    from pipeline import provenance
+    from pipeline.sbom import sha256sums
+
+    documents: dict[str, bytes] = {}
+    record = provenance.read_attestations(runs, state)
+    if record is not None:
+        for name, data in provenance.attestations_of(runs, state, record).items():
+            documents[provenance.attestation_name(name)] = data
+    sbom = provenance.read_sbom(runs, state)
+    if sbom is not None:
+        documents[sbom[0].name] = sbom[1]
+    documents["SHA256SUMS"] = sha256sums({a.name: a.sha256 for a in state.artifacts}).encode()
+    return provenance.write_beside(output, documents)
 
 
 def check(dists: Sequence[Path], *, spec: Path | None = None, import_names: tuple[str, ...] = (),
@@ -112,6 +139,7 @@ def check(dists: Sequence[Path], *, spec: Path | None = None, import_names: tupl
     """`wheelship check DIST...`: the file-level checks, for any CI, with the severities
     and limits of the buildspec at `spec`; the findings as JSON at `json_path`."""
     from pipeline.checks import Findings
+    from pipeline.checks.beside import check_beside, sort_paths
     from pipeline.checks.files import check_files
     from pipeline.errors import UsageError, VerificationFailed
     from pipeline.records import write_json_atomic
@@ -121,12 +149,14 @@ def check(dists: Sequence[Path], *, spec: Path | None = None, import_names: tupl
         raise UsageError(f"no such file: {', '.join(missing)}", hint="pass wheels (.whl) and sdists (.tar.gz)")
     settings = load_spec(None, spec)
     findings = Findings(settings.checks)
+    found = sort_paths(dists)  # attestations, SHA256SUMS and the SBOM are checked against the dists
     # Reading runs nothing from the files; only build_sdist runs the sdist's build backend.
-    check_files(list(dists), findings, import_names=import_names, parity=build_sdist, limits=settings.limits)
+    check_files(found.dists, findings, import_names=import_names, parity=build_sdist, limits=settings.limits)
+    signers = check_beside(found, findings)
     if json_path:
         write_json_atomic(json_path, {
             "files": [p.name for p in dists], "ok": not findings.errors,
-            "findings": [f.to_json() for f in findings.items]})
+            "findings": [f.to_json() for f in findings.items], "attestations": signers})
     for finding in findings.items:
         (log.error if finding.severity == "error" else log.warning)("%s", finding.line())
     if findings.errors:

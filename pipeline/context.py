@@ -78,6 +78,8 @@ class Context:
     publication: PublishRecord | None = None
     listing: dict[str, Listed] | None = None  # what preflight found on the index, for publish to start from
     published: RunState | None = None  # preflight: the run that published this release already, index and all
+    attestations: dict[str, bytes] = field(default_factory=dict)  # attest: each file's, verified, to send with it
+    stage_seconds: list[tuple[str, float]] = field(default_factory=list)  # each stage run, in order: its wall time
 
     @property
     def finished_early(self) -> str | None:

@@ -131,13 +131,16 @@ class Index:
         self._sizes.update({f.url: f.size for f in files.values() if f.size is not None})
         return files
 
-    def upload(self, path: Path, sha256: str | None = None) -> None:
+    def upload(self, path: Path, sha256: str | None = None, attestation: bytes | None = None) -> None:
         """POST one file: the bytes sent are the bytes `sha256` names (what was verified),
-        else `IntegrityError`, whatever touched the file since. Raises `Transient` for
-        what may pass, `FileExists` when the index says it has the file, `PublishFailed`
-        with the index's message otherwise."""
+        else `IntegrityError`, whatever touched the file since; with its PEP 740 publish
+        `attestation` (verified before) in the ``attestations`` field, as twine sends it.
+        Raises `Transient` for what may pass, `FileExists` when the index says it has the
+        file, `PublishFailed` with the index's message otherwise."""
         auth = (self.credentials.username, self.credentials.password) if self.credentials else None
         fields = _metadata_fields(path)
+        if attestation is not None:  # a JSON list of attestation objects; one per file, the publish one
+            fields.append(("attestations", f"[{attestation.decode('utf-8').strip()}]"))
         doing = f"uploading {path.name} to {self.target.name}"
         with path.open("rb") as fh:
             if path.stat().st_size <= IN_MEMORY_UPLOAD:

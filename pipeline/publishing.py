@@ -49,6 +49,7 @@ class Publisher:
     dry_run: bool = False
     sleep: Callable[[float], None] | None = None
     _known: dict[str, Listed] = field(default_factory=dict, init=False)  # the listing publish began from
+    _attestations: dict[str, bytes] = field(default_factory=dict, init=False)  # each file's, sent with it
 
     def _call(self, what: str, fn: Callable[..., T], *args: object, failed: str = "did not succeed") -> T:
         return call(self.policy, what, fn, *args, failed=failed, sleep=self.sleep or time.sleep)
@@ -63,9 +64,12 @@ class Publisher:
                           self.index.listing, self.project, failed="did not answer")
 
     def publish(self, artifacts: list[Artifact], files: dict[str, Path],
-                known: dict[str, Listed] | None = None) -> dict[str, Outcome]:
+                known: dict[str, Listed] | None = None, attestations: dict[str, bytes] | None = None,
+                ) -> dict[str, Outcome]:
         """Publish wheels, then the sdist; return each file's outcome. `known` is a
-        listing taken moments before (preflight's), which saves a request."""
+        listing taken moments before (preflight's), which saves a request; each file goes
+        with its attestation in `attestations`, where it has one."""
+        self._attestations = attestations or {}
         known = self._known = self.listing() if known is None else known
         self._warn_if_closed(artifacts, known)
         wheels = [a for a in artifacts if a.kind != "sdist"]
@@ -120,7 +124,7 @@ class Publisher:
             if self.dry_run:
                 return WOULD_UPLOAD
             try:
-                self.index.upload(path, artifact.sha256)
+                self.index.upload(path, artifact.sha256, self._attestations.get(artifact.name))
             except FileExists:
                 raise Transient(f"{artifact.name}: the index says it has the file; looking again") from None
             return UPLOADED

@@ -307,6 +307,7 @@ class PublishRecord:
     files: dict[str, Outcome]
     finished: str
     host: str
+    attestations: dict[str, str] = field(default_factory=dict)  # file -> SHA-256 of the attestation sent with it
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "files": {n: str(o) for n, o in self.files.items()}}

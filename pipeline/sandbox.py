@@ -2,7 +2,9 @@
 
 Two pypiserver indexes (one playing ``testpypi``, one ``pypi``) with upload
 authentication and ``--disable-fallback``, so nothing ever reaches a public index;
-and SeaweedFS (``weed mini``) as the S3 store, with credentials of its own. Every
+SeaweedFS (``weed mini``) as the S3 store, with credentials of its own; and a local
+Sigstore (Fulcio and Rekor from ``@sigstore/mock``, pipeline.sigstore_local) that signs
+attestations for a GitHub-shaped identity the sandbox mints. Every
 port is chosen free on 127.0.0.1. The sandbox writes an overlay buildspec that
 points wheelship at its servers (``WHEELSHIP_CONFIG``), and stops every server it
 started, waiting for each to exit.
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import logging
 import os
@@ -31,9 +34,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline.sigstore_local import LocalSigstore
+
 log = logging.getLogger(__name__)
 
 BUCKET = "wheelship"
+#: Who a sandbox release is signed by: repository, workflow file, ref.
+SANDBOX_IDENTITY = ("wheelship-sandbox/project", "wheelship-release.yml", "refs/heads/main")
 
 
 def free_port(below: int = 55000) -> int:
@@ -245,6 +252,18 @@ class Sandbox:
     testpypi: PyPIServer
     pypi: PyPIServer
     s3: SeaweedFS | None
+    sigstore: LocalSigstore | None = None
+    #: The identity a sandbox release signs with: a GitHub-shaped OIDC token the local
+    #: Sigstore accepts (as trusted publishing's would be in the publish job).
+    identity: tuple[str, str, str] = SANDBOX_IDENTITY
+
+    def identity_token(self) -> str | None:
+        if self.sigstore is None:
+            return None
+        from pipeline.sigstore_local import mint_identity_token
+
+        repository, workflow, ref = self.identity
+        return mint_identity_token(repository, workflow, ref, lifetime=24 * 3600)
 
     @property
     def config_file(self) -> Path:
@@ -278,7 +297,13 @@ class Sandbox:
                "WHEELSHIP_SANDBOX_PYPI_SIMPLE": self.pypi.url + "simple/"}
         if self.s3:
             env.update(self.s3.env())
+        if self.sigstore is not None:
+            env.update(self.sigstore.env(self._token))
         return env
+
+    @functools.cached_property
+    def _token(self) -> str | None:
+        return self.identity_token()
 
 
 def token_env(index: str) -> str:
@@ -290,7 +315,8 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
 
 
 @contextlib.contextmanager
-def sandbox(root: Path | None = None, *, s3: bool = True, server: str = "auto") -> Iterator[Sandbox]:
+def sandbox(root: Path | None = None, *, s3: bool = True, server: str = "auto",
+            sigstore: bool = True) -> Iterator[Sandbox]:
     """Start the sandbox's servers; stop every one of them on the way out, also when
     this process is sent SIGTERM (the handler turns it into an ordinary exit)."""
     if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
@@ -300,8 +326,10 @@ def sandbox(root: Path | None = None, *, s3: bool = True, server: str = "auto") 
     base.mkdir(parents=True, exist_ok=True)
     box = Sandbox(base, PyPIServer("testpypi", base / "testpypi", server=server),
                   PyPIServer("pypi", base / "pypi", server=server),
-                  SeaweedFS(base / "seaweedfs") if s3 else None)
-    servers = [s for s in (box.s3, box.testpypi, box.pypi) if s is not None]
+                  SeaweedFS(base / "seaweedfs") if s3 else None,
+                  LocalSigstore(base / "sigstore") if sigstore else None)
+    servers: list[PyPIServer | SeaweedFS | LocalSigstore] = [
+        s for s in (box.s3, box.testpypi, box.pypi, box.sigstore) if s is not None]
     try:
         for server_ in servers:
             server_.start()
@@ -323,7 +351,9 @@ def main(command: Sequence[str], *, root: Path | None = None, s3: bool = True) -
             env_file.touch(mode=0o600)
             env_file.write_text("".join(f"export {k}='{v}'\n" for k, v in box.env().items()), encoding="utf-8")
             print(f"sandbox up: testpypi {box.testpypi.url}, pypi {box.pypi.url}"
-                  + (f", S3 {box.s3.endpoint} bucket {box.s3.bucket}" if box.s3 else ""), file=sys.stderr)
+                  + (f", S3 {box.s3.endpoint} bucket {box.s3.bucket}" if box.s3 else "")
+                  + (f", Sigstore {box.sigstore.url} (signing as {'/'.join(box.identity[:2])})"
+                     if box.sigstore else ""), file=sys.stderr)
             if command:
                 return subprocess.run(command, env={**os.environ, **box.env()}).returncode
             print(f"to use it from another shell: source {env_file}  (Ctrl-C stops the sandbox)", file=sys.stderr)

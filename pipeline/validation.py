@@ -170,6 +170,10 @@ def _check_files(state: RunState, *, project: str, version: str, where: str, sli
         at = f"{where}/publish.json"
         token(state.publish.index, INDEX_NAME, what="index name", where=at)
         _names(state.publish.files, project=project, version=version, where=at)
+        _names(state.publish.attestations, project=project, version=version, where=at)
+        for name, sha in state.publish.attestations.items():
+            if not isinstance(sha, str) or not SHA256.fullmatch(sha):
+                raise _refuse(at, "attestations", sha, f"of {name} is not a SHA-256 in hex")
 
 
 def _names(names: Iterable[object], *, project: str, version: str, where: str) -> None:

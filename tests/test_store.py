@@ -49,11 +49,15 @@ def test_fetch_gives_byte_identical_files(cli, stored_run, tmp_path):
     out = tmp_path / "fetched"
     result = cli("fetch", PROJECT, VERSION, "--store", stored_run["store"], "-o", out, "--include-dry-runs")
     assert result.code == 0, result.err
-    fetched = sorted(out.iterdir())
+    fetched = sorted(p for p in out.iterdir() if p.name != "SHA256SUMS")
     assert [p.name for p in fetched] == sorted(f["name"] for f in stored_run["facts"]["files"])
     for path in fetched:
         assert path.read_bytes() == (stored_run["built"] / path.name).read_bytes()
     assert "twine upload" in result.err
+    # SHA256SUMS covers every file, in the format sha256sum reads
+    check = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=out, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert check.stdout.count(": OK") == len(fetched)
 
 
 def _tamper(box, key: str, how: str) -> None:  # type: ignore[no-untyped-def]

@@ -66,6 +66,11 @@ CHECKS: dict[str, Check] = {
         Check("WS505", "sdist-venv", "warning", "a virtual environment in the sdist"),
         Check("WS506", "sdist-foreign-lock", "warning", "lock files of other tools in the sdist"),
         Check("WS507", "sdist-large-file", "warning", "a file over 5 MiB in the sdist"),
+        Check("WS701", "attestation-invalid", "error",
+              "a PEP 740 attestation beside a file that does not verify: malformed, for other bytes, or signed "
+              "by another identity"),
+        Check("WS702", "checksum-mismatch", "error",
+              "SHA256SUMS or the release SBOM beside the files gives a file another SHA-256 than its bytes have"),
     )
 }
 from pipeline.checks.rules import RULES  # noqa: E402 (the rules' modules need Check defined first)

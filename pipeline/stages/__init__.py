@@ -9,11 +9,12 @@ idempotent: run again on the same run, it finishes the work or confirms it is do
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 
 from pipeline import ui
 from pipeline.context import Context, Stage
-from pipeline.stages import build, event, inspect, load, plan, preflight, publish, report, route, store, verify
+from pipeline.stages import attest, build, event, inspect, load, plan, preflight, publish, report, route, store, verify
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ RELEASE: Sequence[Stage] = (
     store.StoreFiles(),     # files, then the records that name them
     verify.Verify(),        # completeness, integrity, metadata, test-installs
     inspect.Inspect(),      # skipped: verify just read these very files in this process
+    attest.Attest(),        # each file's PEP 740 attestation: signed once where there is an identity, verified
     publish.Publish(),      # wheels then the sdist, idempotent by hash
     report.Report(),        # terminal table, --json, GitHub step summary
 )
@@ -49,6 +51,7 @@ BUILD: Sequence[Stage] = (        # a build job: its slice, or what this host ca
 VERIFY: Sequence[Stage] = (       # the verify job: always verifies, even a run verified before
     load.Load(),
     verify.Verify(force=True),
+    attest.Attest(sign=False),      # every attestation the run holds, against its file and signer
     report.Report(),
 )
 PUBLISH: Sequence[Stage] = (      # the publish job, or the manual fallback
@@ -56,6 +59,7 @@ PUBLISH: Sequence[Stage] = (      # the publish job, or the manual fallback
     preflight.Preflight(),
     verify.Verify(),                # skipped when the run passed verify with these very files
     inspect.Inspect(),              # every file read again here: planned, this project and version, checks pass
+    attest.Attest(),                # sign what has no attestation yet; verify every one before the first upload
     publish.Publish(),
     report.Report(),
 )
@@ -68,5 +72,7 @@ def run_stages(stages: Sequence[Stage], ctx: Context) -> None:
         if reason:
             log.info("%s: skipped, %s", stage.name, reason)
             continue
+        start = time.perf_counter()
         with ui.group(stage.name):
             stage.run(ctx)
+        ctx.stage_seconds.append((stage.name, time.perf_counter() - start))  # the report's "stages"

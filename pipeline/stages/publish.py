@@ -6,6 +6,7 @@ reports what would go where.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 from pipeline import credentials
@@ -27,7 +28,7 @@ class Publish(Stage):
         if not all(a.name in ctx.files for a in artifacts):
             ctx.files = ctx.runs.fetch(state, ctx.workdir / "publish")
         publisher = ctx.publisher(None if plan.dry_run else credentials.for_upload(config))
-        outcomes = publisher.publish(artifacts, ctx.files, known=ctx.listing)
+        outcomes = publisher.publish(artifacts, ctx.files, known=ctx.listing, attestations=ctx.attestations)
         if plan.dry_run:
             would = [n for n, o in outcomes.items() if o == WOULD_UPLOAD]
             log.info("dry run: %d file(s) would be uploaded to %s (%s), %d already there", len(would),
@@ -35,6 +36,8 @@ class Publish(Stage):
         else:
             publisher.confirm(artifacts, outcomes)
         ctx.publication = PublishRecord(index=config.name, upload_url=config.upload_url, dry_run=plan.dry_run,
-                                        files=outcomes, finished=now(), host=host_description())
+                                        files=outcomes, finished=now(), host=host_description(),
+                                        attestations={name: hashlib.sha256(data).hexdigest()
+                                                      for name, data in sorted(ctx.attestations.items())})
         if not plan.dry_run:
             ctx.runs.write_result(plan.run_id, ctx.publication)
