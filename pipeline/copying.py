@@ -39,9 +39,23 @@ def copy_run(source: Runs, target: Runs, state: RunState) -> int:
         files = source.fetch(state, Path(tmp))  # each file checked against its record
         for record in state.records.values():
             sent += target.store_record(record, {a.name: files[a.name] for a in record.artifacts}, state.run_id)
+    _copy_provenance(source, target, state)
     for result in (state.verify, state.publish):
         if result is not None:
             target.write_result(state.run_id, result)
     log.info("run %s copied from %s to %s: %d file(s) sent, %d already there", state.run_id, source.store.url,
              target.store.url, sent, len(state.artifacts) - sent)
     return sent
+
+
+def _copy_provenance(source: Runs, target: Runs, state: RunState) -> None:
+    """The run's attestations and SBOM, each checked against its record, before the results."""
+    from pipeline import provenance
+
+    record = provenance.read_attestations(source, state)
+    if record is not None:
+        held = provenance.attestations_of(source, state, record)
+        provenance.store_attestations(target, state.run_id, held, record.signer, None, record.signed)
+    sbom = provenance.read_sbom(source, state)
+    if sbom is not None:
+        provenance.store_sbom(target, state.run_id, sbom[0].name, sbom[1], sbom[0].made)

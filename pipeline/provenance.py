@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
+from packaging.utils import canonicalize_name
+
 from pipeline import validation
 from pipeline.errors import IntegrityError
 from pipeline.records import expect_fields
@@ -134,7 +136,7 @@ def read_sbom(runs: Runs, state: RunState) -> tuple[SbomRecord, bytes] | None:
     record = _load(runs, at, SbomRecord.from_json)
     if record is None:
         return None
-    expected = f"{state.plan.project}-{state.plan.version}.cdx.json"
+    expected = f"{canonicalize_name(state.plan.project)}-{state.plan.version}.cdx.json"
     if record.name != expected or not _SBOM_NAME.fullmatch(record.name):
         raise _refuse(runs, at, "name", record.name, f"is not {expected}")
     if not validation.SHA256.fullmatch(record.sha256):

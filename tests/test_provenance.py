@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
+import hashlib
 import http.server
 import json
 import shutil
@@ -52,7 +53,15 @@ def test_a_release_signs_every_file_once_and_fetch_and_check_prove_it(cli, sandb
     fetched = cli("fetch", "wheelship-demo-pure", "1.0.0", "--store", store, "-o", out)
     assert fetched.code == 0, fetched.err
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        [*dists, *(f"{d}.publish.attestation" for d in dists), "SHA256SUMS"])
+        [*dists, *(f"{d}.publish.attestation" for d in dists), "SHA256SUMS", "wheelship-demo-pure-1.0.0.cdx.json"])
+    # the SBOM: valid CycloneDX 1.6, naming every file with its SHA-256
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    document = (out / "wheelship-demo-pure-1.0.0.cdx.json").read_text()
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(document) is None
+    files = {c["name"]: c["hashes"][0]["content"] for c in json.loads(document)["components"] if c["type"] == "file"}
+    assert files == {d: hashlib.sha256((out / d).read_bytes()).hexdigest() for d in dists}
     assert "twine upload --attestations" in fetched.err
     sums = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=out, capture_output=True, text=True)
     assert sums.returncode == 0 and sums.stdout.count(": OK") == 2
@@ -121,8 +130,6 @@ def test_a_stored_attestation_changed_in_the_store_stops_verify_and_publish(cli,
     assert verified.code == 6 and "does not match its record" in verified.err
     # the record rewritten to match: the signature check itself refuses it
     record = json.loads((run / "attestations.json").read_text())
-    import hashlib
-
     name = stored[0].name.removesuffix(".publish.attestation")
     record["files"][name] = hashlib.sha256(stored[0].read_bytes()).hexdigest()
     (run / "attestations.json").write_text(json.dumps(record))

@@ -14,7 +14,21 @@ from collections.abc import Sequence
 
 from pipeline import ui
 from pipeline.context import Context, Stage
-from pipeline.stages import attest, build, event, inspect, load, plan, preflight, publish, report, route, store, verify
+from pipeline.stages import (
+    attest,
+    build,
+    event,
+    inspect,
+    load,
+    plan,
+    preflight,
+    publish,
+    report,
+    route,
+    sbom,
+    store,
+    verify,
+)
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +41,7 @@ RELEASE: Sequence[Stage] = (
     build.Build(),          # every slice this host builds, sdist first
     store.StoreFiles(),     # files, then the records that name them
     verify.Verify(),        # completeness, integrity, metadata, test-installs
+    sbom.MakeSbom(),        # the release's CycloneDX SBOM, kept in the run
     inspect.Inspect(),      # skipped: verify just read these very files in this process
     attest.Attest(),        # each file's PEP 740 attestation: signed once where there is an identity, verified
     publish.Publish(),      # wheels then the sdist, idempotent by hash
@@ -51,6 +66,7 @@ BUILD: Sequence[Stage] = (        # a build job: its slice, or what this host ca
 VERIFY: Sequence[Stage] = (       # the verify job: always verifies, even a run verified before
     load.Load(),
     verify.Verify(force=True),
+    sbom.MakeSbom(),                # the release's CycloneDX SBOM, kept in the run for the publish job
     attest.Attest(sign=False),      # every attestation the run holds, against its file and signer
     report.Report(),
 )
@@ -59,6 +75,7 @@ PUBLISH: Sequence[Stage] = (      # the publish job, or the manual fallback
     preflight.Preflight(),
     verify.Verify(),                # skipped when the run passed verify with these very files
     inspect.Inspect(),              # every file read again here: planned, this project and version, checks pass
+    sbom.MakeSbom(),                # kept from the verify job; made here for a run verified before there was one
     attest.Attest(),                # sign what has no attestation yet; verify every one before the first upload
     publish.Publish(),
     report.Report(),
