@@ -94,7 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, text in (("verify", "verify a stored run"), ("publish", "publish a stored, verified run"),
                        ("status", "show the runs of a version"), ("fetch", "download a run's files, verified"),
-                       ("copy", "copy a run into --store from another store, every file checked")):
+                       ("copy", "copy a run into --store from another store, every file checked"),
+                       ("github-release", "make the tag's GitHub Release hold a published run's files, "
+                                          "SHA256SUMS, SBOM and attestations")):
         p = sub.add_parser(name, help=text, epilog=EPILOG)
         p.add_argument("name", metavar="NAME", nargs="?", default=_env("WHEELSHIP_PROJECT"),
                        help="the project (default: $WHEELSHIP_PROJECT)")
@@ -123,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "copy":
             p.add_argument("--from", dest="from_store", default=_env("WHEELSHIP_FROM_STORE"),
                            help="the store the run is in (default: $WHEELSHIP_FROM_STORE)")
+        if name == "github-release":
+            p.add_argument("--tag", default=_env("WHEELSHIP_TAG"),
+                           help="the release's tag (default: $WHEELSHIP_TAG): the run must be this tag's")
         if name in ("publish", "fetch"):
             p.add_argument("--include-dry-runs", action="store_true",
                            help="without --run-id, a tagged dry run may be taken too (never a run with no tag)")
@@ -175,6 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tag", help="the tag (default: the tag at HEAD, else the newest one)")
     p.add_argument("--index", help="dispatch input: the index to publish to")
     p.add_argument("--dry-run", action="store_true", help="dispatch input: do everything but upload")
+    p.add_argument("--store-access", choices=("aws-role", "keys"), default="aws-role",
+                   help="how the publish job reaches the store: the AWS role (default), or an endpoint with keys")
     p.add_argument("--workflow", type=Path, help="the workflow file (default: .github/workflows/wheelship-release.yml, "
                    "or wheelship-dry-run.yml for --event schedule)")
     p.add_argument("--json", dest="json_path", type=Path, metavar="FILE", help="write the jobs and files as JSON")
@@ -264,6 +271,12 @@ def _copy(args: argparse.Namespace) -> int:
     return copy(_stored(args), from_store=args.from_store, run_id=args.run_id)
 
 
+def _github_release(args: argparse.Namespace) -> int:
+    from pipeline.commands import github_release
+
+    return github_release(_stored(args), run_id=args.run_id, tag=args.tag, json_path=args.json_path)
+
+
 def _check(args: argparse.Namespace) -> int:
     from pipeline.commands import check
 
@@ -287,7 +300,8 @@ def _init(args: argparse.Namespace) -> int:
 def _rehearse(args: argparse.Namespace) -> int:
     from pipeline.rehearsal import Rehearsal, rehearse
 
-    return rehearse(args.project_dir, Rehearsal(args.event, args.tag, args.index, args.dry_run), args.workflow,
+    return rehearse(args.project_dir, Rehearsal(args.event, args.tag, args.index, args.dry_run, args.store_access),
+                    args.workflow,
                     args.json_path)
 
 
@@ -307,6 +321,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "status": _status,
     "fetch": _fetch,
     "copy": _copy,
+    "github-release": _github_release,
     "check": _check,
     "init": _init,
     "sandbox": _sandbox,
@@ -322,7 +337,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from pipeline.versioning import parse_tag
 
             args.version = str(parse_tag(args.tag))
-        if args.command in ("verify", "publish", "status", "fetch", "copy") and not (args.name and args.version):
+        if args.command in ("verify", "publish", "status", "fetch", "copy", "github-release") \
+                and not (args.name and args.version):
             raise UsageError(f"{args.command} needs the project's NAME and VERSION",
                              hint="pass them, or set WHEELSHIP_PROJECT and WHEELSHIP_VERSION")
         return COMMANDS[args.command](args)

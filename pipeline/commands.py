@@ -180,3 +180,45 @@ def copy(stored: StoredVersion, *, from_store: str | None, run_id: str | None = 
                          "only a complete run is copied", hint="let its build jobs finish first")
     copy_run(source, target, state)
     return 0
+
+
+def github_release(stored: StoredVersion, *, run_id: str | None = None, tag: str | None = None,
+                   json_path: Path | None = None) -> int:
+    """`wheelship github-release`: the tag's GitHub Release made complete from a published
+    run: every file, SHA256SUMS, the SBOM and the attestations, each checked against its
+    record first; a draft until every asset is in, then published (pipeline.ghrelease)."""
+    import os
+    import tempfile
+
+    from packaging.version import Version
+
+    from pipeline.ghrelease import complete_release
+    from pipeline.records import Outcome, write_json_atomic
+    from pipeline.versioning import is_prerelease
+
+    runs = stored.runs()
+    state = runs.read(run_id) if run_id else runs.newest(complete=True, release=True)
+    plan, published = state.plan, state.publish
+    if not state.release:
+        raise UsageError(f"run {state.run_id} is a dry run or has no tag; a GitHub Release is made for a "
+                         "published tag only", hint="pass the --run-id of the tag's published run")
+    if tag and plan.tag != tag:
+        raise UsageError(f"run {state.run_id} is of tag {plan.tag}, not {tag}", hint="pass the tag's run")
+    if published is None or published.dry_run or any(o not in (Outcome.UPLOADED, Outcome.PRESENT)
+                                                       for o in published.files.values()):
+        raise UsageError(f"run {state.run_id} is not published; its GitHub Release waits for the publish",
+                         hint="run `wheelship publish` first; the release is made only after a publish")
+    repository = os.environ.get("GITHUB_REPOSITORY", "")
+    if not repository:
+        raise UsageError("GITHUB_REPOSITORY is not set: which repository's release?",
+                         hint="set it to OWNER/NAME (GitHub Actions sets it in every job)")
+    with tempfile.TemporaryDirectory(prefix="wheelship-release-") as tmp:
+        folder = Path(tmp)
+        files = [*runs.fetch(state, folder).values(), *_provenance(runs, state, folder)]
+        summary = complete_release(plan.tag or "", sorted(files), repo=repository,
+                                   prerelease=is_prerelease(Version(plan.version)))
+    if json_path:
+        write_json_atomic(json_path, {"github_release": summary.to_json()})
+    log.info("the GitHub Release of %s holds all %d asset(s)%s", summary.tag, len(summary.assets),
+             f": {summary.url}" if summary.url else "")
+    return 0

@@ -74,4 +74,6 @@ ROUTE = Outputs("route", (
     Output("index", "the index to publish to", "index"),
     Output("environment", "the publish job's GitHub environment", "environment"),
     Output("dry-run", "true for a run that uploads nothing", "dry-run"),
+    Output("github-release", "true when the buildspec asks for the tag's GitHub Release and the run uploads",
+           "github-release"),
 ))

@@ -175,3 +175,38 @@ def test_the_upload_carries_the_attestation_as_twine_sends_it(tmp_path):
     fields = {part.get_param("name", header="content-disposition"): part for part in message.iter_parts()}
     sent = json.loads(fields["attestations"].get_content())
     assert sent == [json.loads(attestation)]  # a list of one: the publish attestation
+
+
+def test_github_release_holds_every_file_sums_sbom_and_attestations(cli, sandbox_env, tmp_path, monkeypatch):
+    from pipeline import ghstandin
+
+    result, store = _released(cli, sandbox_env, tmp_path)
+    assert result.code == 0, result.err
+    releases = tmp_path / "releases"
+    shim = ghstandin.write_shim(tmp_path / "bin", releases)
+    monkeypatch.setenv("PATH", f"{shim.parent}:{__import__('os').environ['PATH']}")
+    monkeypatch.setenv("GH_TOKEN", "ghs_" + "x" * 36)
+    monkeypatch.setenv("GITHUB_REPOSITORY", "me/purepkg")
+    made = cli("github-release", "wheelship-demo-pure", "1.0.0", "--store", store, "--tag", "v1.0.0",
+               "--json", tmp_path / "release.json")
+    assert made.code == 0, made.err
+    (release,) = ghstandin.releases(releases, "me/purepkg")
+    assert release["draft"] is False and release["tag_name"] == "v1.0.0"
+    names = {a["name"] for a in release["assets"]}
+    dists = set(index_files(sandbox_env, "pypi"))
+    assert names == {*dists, *(f"{d}.publish.attestation" for d in dists), "SHA256SUMS",
+                     "wheelship-demo-pure-1.0.0.cdx.json"}
+    summary = json.loads((tmp_path / "release.json").read_text())["github_release"]
+    assert summary["tag"] == "v1.0.0" and summary["draft"] is False and len(summary["assets"]) == len(names)
+    # again: nothing uploaded twice
+    assert cli("github-release", "wheelship-demo-pure", "1.0.0", "--store", store).code == 0
+    assert sorted(ghstandin.upload_log(releases, "me/purepkg")) == sorted(names)
+
+
+def test_github_release_waits_for_a_publish(cli, sandbox_env, tmp_path, monkeypatch):
+    result, store = _released(cli, sandbox_env, tmp_path, "--dry-run")
+    assert result.code == 0, result.err
+    monkeypatch.setenv("GITHUB_REPOSITORY", "me/purepkg")
+    run = _run_folder(tmp_path).name
+    refused = cli("github-release", "wheelship-demo-pure", "1.0.0", "--store", store, "--run-id", run)
+    assert refused.code == 2 and "dry run" in refused.err and "Traceback" not in refused.err

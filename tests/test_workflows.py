@@ -106,14 +106,20 @@ def test_project_code_never_runs_where_credentials_are(kind: str) -> None:
         assert not any("configure-aws-credentials" in s.get("uses", "") for s in jobs[name]["steps"]), name
         assert all("AWS" not in key for s in jobs[name]["steps"] for key in s.get("env", {})), name
     publish, route = jobs["publish"], jobs["route"]
-    assert publish["permissions"] == {"id-token": "write", "contents": "read"}
+    # contents: write for the tag's GitHub Release, in this job only (which runs no project code)
+    assert publish["permissions"] == {"id-token": "write", "contents": "write"}
     assert publish["environment"] == ENVIRONMENT == "${{ needs.route.outputs.environment }}"
     (checkout,) = [s for s in publish["steps"] if s.get("uses", "").startswith("actions/checkout@")]
     assert checkout["with"]["sparse-checkout"] == ".github/wheelship"  # the pinned requirements, no project code
     assert checkout["with"]["sparse-checkout-cone-mode"] is False
     runs = [s["run"] for s in publish["steps"] if "run" in s]
     assert runs[0] == LOCKED_INSTALL and runs[1].startswith('echo "::error::no way to reach the store')
-    assert runs[2:] == ["wheelship copy", "wheelship publish --require-verified --json wheelship-report.json"]
+    assert runs[2:] == ["wheelship copy", "wheelship publish --require-verified --json wheelship-report.json",
+                        "wheelship github-release"]
+    (release,) = [s for s in publish["steps"] if s.get("run") == "wheelship github-release"]
+    assert release["if"] == "needs.route.outputs.github-release == 'true'"
+    assert release["env"]["GH_TOKEN"] == "${{ github.token }}"  # the job's own token, this step only
+    assert not any("github.token" in yaml.safe_dump(s) for s in publish["steps"] if s is not release)
     # The route job runs no project code: it installs the pinned wheelship and reads the event.
     assert route["permissions"] == {"contents": "read"}
     assert [s["run"] for s in route["steps"] if "run" in s] == [
@@ -280,7 +286,8 @@ def test_the_store_keys_reach_only_the_steps_that_use_the_store(kind: str) -> No
         for step in job["steps"]:
             text = yaml.safe_dump(step)
             holds = [secret for secret in STORE_SECRETS if secret in text]
-            if name == "publish" and step.get("run", "").startswith(("wheelship copy", "wheelship publish")):
+            if name == "publish" and step.get("run", "").startswith(("wheelship copy", "wheelship publish",
+                                                                      "wheelship github-release")):
                 assert holds == list(STORE_SECRETS)
                 assert step["env"]["WHEELSHIP_STORE_ENDPOINT"] == "${{ vars.WHEELSHIP_STORE_ENDPOINT }}"
             else:

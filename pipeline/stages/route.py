@@ -34,7 +34,8 @@ def route(ctx: Context) -> dict[str, str]:
         index = request.index or ""
     return {"tag": request.tag, "version": str(request.version) if request.tag else "", "index": index,
             "environment": DRY_RUN_ENVIRONMENT if request.dry_run else index,
-            "dry-run": "true" if request.dry_run else "false"}
+            "dry-run": "true" if request.dry_run else "false",
+            "github-release": "true" if ctx.spec.github_release and request.tag and not request.dry_run else "false"}
 
 
 class Route(Stage):
