@@ -14,7 +14,7 @@ $(BIN)/.installed: pyproject.toml
 
 # Release the C-extension example to the sandbox's TestPyPI through its S3 store,
 # install it from there into a fresh environment and run it. Stops every server.
-demo: $(BIN)/.installed
+demo: $(BIN)/.installed sigstore-mock
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(WHEELSHIP) sandbox -- $(MAKE) --no-print-directory _demo-steps
 
 _demo-steps:
@@ -33,7 +33,7 @@ test: $(BIN)/.installed manylinux-image sigstore-mock
 # Files download once into ~/.cache/wheelship/corpus, checked against pinned SHA-256s.
 # beancount's flex and bison (from PyPI) call Debian's m4; its cibuildwheel release runs
 # in the local manylinux image.
-test-real: $(BIN)/.installed manylinux-image
+test-real: $(BIN)/.installed manylinux-image sigstore-mock
 	command -v m4 >/dev/null || (apt-get update -qq && apt-get install -y -qq m4)
 	$(BIN)/python -m pytest -p no:cacheprovider -m real $(PYTEST_ARGS)
 
@@ -47,7 +47,7 @@ manylinux-image: $(BIN)/.installed
 sigstore-mock:
 	test -d infra/sigstore/node_modules/@sigstore/mock || npm ci --prefix infra/sigstore --no-audit --no-fund
 
-bench: $(BIN)/.installed
+bench: $(BIN)/.installed sigstore-mock
 	$(BIN)/python -m tests.bench $(BENCH_ARGS)
 
 clean:
