@@ -214,7 +214,14 @@ def _tools(state: RunState, generators: Iterable[str]) -> list[Component]:
 def _timestamp(state: RunState) -> datetime:
     """The last record's time: when the run's files were complete."""
     times = [r.finished for r in state.records.values()] or [state.plan.created]
-    parsed = [datetime.fromisoformat(t) for t in times]
+    parsed = []
+    for text in times:  # a record's time is input: one that is not ISO 8601 is left out
+        try:
+            parsed.append(datetime.fromisoformat(text))
+        except (TypeError, ValueError):
+            continue
+    if not parsed:
+        return datetime(1970, 1, 1, tzinfo=UTC)
     return max(t if t.tzinfo else t.replace(tzinfo=UTC) for t in parsed)
 
 

@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,6 +107,26 @@ def _installed_path(name: str) -> str | None:
     return name
 
 
+_early: threading.Thread | None = None
+
+
+def find_interpreters_early() -> None:
+    """Start looking up this host's interpreters in the background (it probes every
+    Python it finds, a second or more where pyenv's shims are on PATH), so that a
+    release's test-installs find them ready after its build; `interpreter_for` waits
+    for a lookup in flight rather than starting a second one."""
+    global _early
+    if _early is None:
+        _early = threading.Thread(target=interpreters.find_interpreters, name="find-interpreters", daemon=True)
+        _early.start()
+
+
+def _interpreters() -> tuple[Interpreter, ...]:
+    if _early is not None:
+        _early.join()
+    return interpreters.find_interpreters()
+
+
 @functools.cache
 def _host_platforms() -> frozenset[str]:
     return frozenset(platform_tags()) | {"any"}
@@ -115,7 +136,7 @@ def interpreter_for(wheel_name: str, requires_python: str | None) -> Interpreter
     """A local interpreter that can install and run this wheel, or None."""
     _, _, _, tags = parse_wheel_filename(wheel_name)
     admitted = SpecifierSet(requires_python or "")
-    for interp in reversed(interpreters.find_interpreters()):  # newest first: what most users run
+    for interp in reversed(_interpreters()):  # newest first: what most users run
         if not admitted.contains(interp.full_version, prereleases=True):
             continue
         for tag in tags:

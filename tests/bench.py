@@ -373,23 +373,35 @@ RATIOS = [
 ]
 
 
+SECTIONS = ("install", "publish", "store", "release", "floor")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="make bench")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--only", nargs="*", default=["install", "publish", "store", "release"])
+    parser.add_argument("--only", nargs="*", default=[*SECTIONS])
     parser.add_argument("--json", type=Path, default=ROOT / "bench-results" / "latest.json")
     parser.add_argument("--index-rtt-ms", type=float, default=INDEX_RTT_MS,
                         help="the round trip to the distant index in the publish rows (default %(default)g)")
     args = parser.parse_args()
     from pipeline.sandbox import sandbox
+    from tests.bench_floor import bench_release_vs_floor, print_summary
 
     times: dict[str, float] = {}
     load: dict[str, dict[str, float | None]] = {}
+    floor: dict[str, dict[str, object]] = {}
+
+    def release_vs_floor(box) -> dict[str, float]:  # type: ignore[no-untyped-def]
+        rows, summary = bench_release_vs_floor(args.runs, box)
+        floor.update(summary)
+        return rows
+
     with sandbox(s3=True) as box:
         for name, fn in (("install", lambda: bench_test_install(args.runs)),
                          ("publish", lambda: bench_publish(args.runs, box, load, args.index_rtt_ms)),
                          ("store", lambda: bench_store(args.runs, box)),
-                         ("release", lambda: bench_release(args.runs, box))):
+                         ("release", lambda: bench_release(args.runs, box)),
+                         ("floor", lambda: release_vs_floor(box))):
             if name in args.only:
                 print(f"running {name} ...", file=sys.stderr, flush=True)
                 times.update(fn())
@@ -408,13 +420,15 @@ def main() -> int:
         if numerator in times and denominator in times:
             ratios[label] = times[numerator] / times[denominator]
             print(f"  {label:<56} {ratios[label]:8.2f}×  {target}")
+    print_summary(floor)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     results = {"machine": machine, "runs": args.runs, "index_rtt_ms": args.index_rtt_ms, "seconds": times, "ratios": ratios,
-               "index_load": load}
-    if args.json.is_file() and set(args.only) != {"install", "publish", "store", "release"}:
+               "index_load": load, **floor}
+    if args.json.is_file() and set(args.only) != set(SECTIONS):
         earlier = json.loads(args.json.read_text())  # a partial run updates its own rows, keeps the others
         for key in ("seconds", "ratios", "index_load"):
             results[key] = {**earlier.get(key, {}), **results[key]}  # type: ignore[dict-item]
+        results = {**{k: v for k, v in earlier.items() if k.startswith("release-vs-floor-")}, **results}
     args.json.write_text(json.dumps(results, indent=2))
     return 0
 

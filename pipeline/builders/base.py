@@ -41,6 +41,9 @@ class Built:
     tools: dict[str, str]
     test: TestResult | None = None
     identifier: str | None = None  # the planned identifier it was built for, where the builder knows
+    #: The sdist file it was built from, only where the builder built it from that very
+    #: file (its record keeps the file's SHA-256: verify's WS502 takes it as proof).
+    built_from: Path | None = None
 
 
 class Builder(Protocol):

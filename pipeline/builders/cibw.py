@@ -157,7 +157,8 @@ class CibuildwheelBuilder:
             else:
                 test = TestResult(status="passed", host=host, interpreter=identifier,
                                   how=f"cibuildwheel test ({plan.reason}): {plan.command}")
-            built.append(Built(path=wheel, identifier=identifier, test=test,
+            # cibuildwheel, given the sdist's path, unpacks it and builds every wheel from it
+            built.append(Built(path=wheel, identifier=identifier, test=test, built_from=job.sdist,
                                tools={**tools, **({"image": image, "container-engine": engine_name}
                                                   if image else {})}))
         return built

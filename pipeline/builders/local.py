@@ -104,7 +104,7 @@ class LocalBuilder:
             wheel = next((raw / "repaired").glob("*.whl"))
         final = job.outdir / wheel.name
         shutil.move(wheel, final)
-        return Built(path=final, tools=self._tools(full), identifier=identifier)
+        return Built(path=final, tools=self._tools(full), identifier=identifier, built_from=job.sdist)
 
     def _tools(self, python: str) -> dict[str, str]:
         tools = {"build": _version("build"), "python": python, "uv": _version("uv")}

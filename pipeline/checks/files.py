@@ -8,6 +8,7 @@ runs its build backend. A bad file is a finding, never an exception.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from pathlib import Path
 
 from packaging.tags import Tag, sys_tags
@@ -18,7 +19,7 @@ from pipeline.checks import Findings, rules
 from pipeline.checks.contents import check_wheel
 from pipeline.checks.metadata import check_metadata
 from pipeline.checks.rules import filenames
-from pipeline.checks.sdist import check_built_from_sdist, check_sdist
+from pipeline.checks.sdist import check_built_from_sdist, check_sdist, proven_by_records
 from pipeline.records import Plan
 
 
@@ -76,9 +77,11 @@ def _check_one(path: Path, findings: Findings, plan: Plan | None, import_names: 
 
 def check_files(paths: list[Path], findings: Findings, *, plan: Plan | None = None,
                 import_names: tuple[str, ...] = (), native: bool | None = None, parity: bool = True,
-                limits: Limits = DEFAULT_LIMITS) -> None:
+                limits: Limits = DEFAULT_LIMITS, built_from: Mapping[str, str] | None = None) -> None:
     """Every file-level check on `paths`, each archive read within `limits`. With `parity`,
-    build a wheel from the one sdist to compare with a shipped wheel (WS502)."""
+    build a wheel from the one sdist to compare with a shipped wheel (WS502), unless
+    `built_from` (wheel name to the SHA-256 of the sdist its build record says it was
+    built from) proves every wheel here was built from that very sdist."""
     readable = []
     for path in (p for p in paths if _named_well(p, findings)):
         try:
@@ -91,7 +94,7 @@ def check_files(paths: list[Path], findings: Findings, *, plan: Plan | None = No
         _agree(paths, findings)
     sdists = [p for p in readable if p.name.endswith(".tar.gz")]
     wheels = [p for p in readable if p.name.endswith(".whl") and _buildable_here(p)]
-    if parity and len(sdists) == 1 and wheels:
+    if parity and len(sdists) == 1 and wheels and not proven_by_records(sdists[0], wheels, built_from or {}):
         # one wheel suffices: every wheel of a release comes from the same file list
         check_built_from_sdist(sdists[0], sorted(wheels, key=lambda p: "-any" not in p.name)[0], findings, limits)
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from pipeline import archives
@@ -13,6 +15,9 @@ from pipeline.archives import DEFAULT_LIMITS, Limits
 from pipeline.checks import Findings
 from pipeline.cleanenv import without_credentials
 from pipeline.errors import WheelshipError
+from pipeline.records import sha256_of
+
+log = logging.getLogger(__name__)
 
 LARGE = 5 << 20  # an sdist file over 5 MiB is worth a look
 VCS = re.compile(r"(^|/)(\.git|\.hg|\.svn|\.bzr)(/|$)")
@@ -70,6 +75,26 @@ def _build_wheel(sdist: Path, tmp: Path, limits: Limits) -> Path | str:
     if result.returncode != 0 or not built:
         return lines[-1][:300] if lines else f"the build exited {result.returncode} and said nothing"
     return built[0]
+
+
+def proven_by_records(sdist: Path, wheels: list[Path], built_from: Mapping[str, str]) -> bool:
+    """Whether the build records prove every one of `wheels` was built from `sdist`, so
+    WS502 holds without building again: each wheel's record says it was built from an
+    sdist whose SHA-256 (`built_from`, by wheel name) is that of this very `sdist` file.
+
+    That is enough: the records passed pipeline.validation when they were read, and the
+    hash compared is taken here of the file being checked, so a record can prove only
+    the bytes in hand, never another or an earlier sdist. A record that lies could as
+    well come with a rewritten wheel and sdist: WS502 catches a build from the wrong
+    tree, which an honest builder's record rules out by saying what it built from."""
+    if not wheels or not all(built_from.get(w.name) for w in wheels):
+        return False
+    digest = sha256_of(sdist)
+    if all(built_from[w.name] == digest for w in wheels):
+        log.info("WS502: the build records prove %s built from %s (sha256 %s); not building it again",
+                 ", ".join(w.name for w in wheels), sdist.name, digest[:12])
+        return True
+    return False
 
 
 def check_built_from_sdist(sdist: Path, wheel: Path, findings: Findings, limits: Limits = DEFAULT_LIMITS) -> None:

@@ -11,7 +11,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from pipeline import builders, importnames
+from pipeline import builders, importnames, testinstall
 from pipeline.builders import BuildJob, Built
 from pipeline.context import Context, Stage
 from pipeline.errors import BuildFailed, UsageError, VersionMismatch
@@ -128,6 +128,8 @@ class Build(Stage):
         plan, state = ctx.need_plan(), ctx.need_state()
         if ctx.options.project_dir is None:
             raise UsageError("build needs the project folder")
+        if ctx.options.command == "release":  # verify test-installs next: find its interpreters meanwhile
+            testinstall.find_interpreters_early()
         project_dir = ctx.options.project_dir.resolve()
         wanted = self._slices(ctx, plan, project_dir)
         todo = [s for s in wanted if s.name not in state.records]

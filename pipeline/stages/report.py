@@ -37,6 +37,14 @@ class FileReport:
 
 
 @dataclass(frozen=True, kw_only=True)
+class StageTime:
+    """One stage the run ran, and its wall time (the report stage's own is not yet known)."""
+
+    name: str
+    seconds: float
+
+
+@dataclass(frozen=True, kw_only=True)
 class RunReport:
     """What a run did, as the table, the step summary and `--json` show it."""
 
@@ -50,9 +58,13 @@ class RunReport:
     store: str
     verified: bool | None  # None: not verified
     files: tuple[FileReport, ...]
+    stages: tuple[StageTime, ...] = ()  # in the order run
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "files": [f.to_json() for f in self.files]}
+        data = {**asdict(self), "files": [f.to_json() for f in self.files]}
+        if not self.stages:  # a report of no timed stages has the keys it always had
+            del data["stages"]
+        return data
 
 
 def facts(ctx: Context) -> RunReport:
@@ -74,6 +86,7 @@ def facts(ctx: Context) -> RunReport:
         project=plan.project, version=plan.version, run_id=plan.run_id, tag=plan.tag, index=plan.index,
         upload_url=_upload_url(ctx), dry_run=plan.dry_run, store=ctx.store.url,
         verified=verification.ok if verification else None, files=tuple(files),
+        stages=tuple(StageTime(name=name, seconds=round(seconds, 3)) for name, seconds in ctx.stage_seconds),
     )
 
 

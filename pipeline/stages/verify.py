@@ -127,7 +127,10 @@ class Verify(Stage):
         check_completeness(plan, artifacts, findings)
         # Wheels here were built from this sdist; parity is worth its build only for a pure wheel.
         check_files([ctx.files[a.name] for a in artifacts], findings, plan=plan, import_names=ctx.spec.import_names,
-                    native=plan.native, parity=not plan.native, limits=ctx.spec.limits)
+                    native=plan.native, parity=not plan.native, limits=ctx.spec.limits,
+                    # what each wheel's build record says it was built from: proof of WS502
+                    # only where it is the SHA-256 of the very sdist checked (pipeline.checks.sdist)
+                    built_from={a.name: a.built_from for a in artifacts if a.built_from})
         project_dir = ctx.options.project_dir.resolve() if ctx.options.project_dir else None
         if plan.test_command and plan.test_command != ctx.spec.test_command:
             log.warning("the plan names the test command `%s`, which the buildspec in force does not: it is not "

@@ -7,6 +7,7 @@ about runs; `pipeline.runs` lays runs out on top of any store.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pipeline.errors import UsageError
 from pipeline.stores.base import FILE_LIMIT, RECORD_LIMIT, Store
@@ -31,7 +32,7 @@ def folder_of(url: str) -> Path:
 
 
 def open_store(url: str, *, endpoint_url: str | None = None, region: str | None = None, attempts: int = 10,
-               addressing_style: str = "auto") -> Store:
+               addressing_style: Literal["auto", "path", "virtual"] = "auto") -> Store:
     """Open the store a URL names: ``file://PATH`` or ``s3://BUCKET/PREFIX``."""
     if url.startswith("file:"):
         from pipeline.stores.directory import DirectoryStore

@@ -17,7 +17,7 @@ import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pipeline.errors import IntegrityError, ObjectMissing, StoreError, UsageError
 from pipeline.redaction import register_secret
@@ -59,7 +59,7 @@ def store_keys() -> dict[str, str]:
 class S3Store:
     def __init__(self, url: str, *, endpoint_url: str | None = None, region: str | None = None,
                  attempts: int = ATTEMPTS, read_timeout: float = 120.0, keys: dict[str, str] | None = None,
-                 addressing_style: str = "auto") -> None:
+                 addressing_style: Literal["auto", "path", "virtual"] = "auto") -> None:
         """`keys` (``aws_access_key_id`` and ``aws_secret_access_key``) with `endpoint_url`
         name a server outright, whatever the environment says (the sandbox's)."""
         import boto3
