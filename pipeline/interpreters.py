@@ -42,9 +42,10 @@ class Interpreter:
 
 def _candidates() -> list[tuple[Path, str]]:
     found: list[tuple[Path, str]] = [(Path(sys.executable), "this Python")]
-    for folder in os.environ.get("PATH", "").split(os.pathsep):
-        if not folder or "shims" in Path(folder).parts:
-            continue  # pyenv shims answer "command not found" for versions not selected
+    # pyenv shims answer "command not found" for versions not selected, and asking each
+    # costs uv most of a second: the versions they stand for are read from pyenv's folder
+    path_folders = [f for f in os.environ.get("PATH", "").split(os.pathsep) if f and "shims" not in Path(f).parts]
+    for folder in path_folders:
         for path in Path(folder).glob("python3.*"):
             if re.fullmatch(r"python3\.\d+", path.name):
                 found.append((path, "PATH"))
@@ -58,6 +59,7 @@ def _candidates() -> list[tuple[Path, str]]:
             out = subprocess.run(
                 [uv, "python", "list", "--only-installed", "--output-format", "json"],
                 capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=20, check=True,
+                env={**os.environ, "PATH": os.pathsep.join(path_folders)},
             ).stdout
             found += [(Path(p["path"]), "uv") for p in json.loads(out) if p.get("path")]
         except (OSError, subprocess.SubprocessError, ValueError):
