@@ -197,7 +197,7 @@ def github_release(stored: StoredVersion, *, run_id: str | None = None, tag: str
     from pipeline.versioning import is_prerelease
 
     runs = stored.runs()
-    state = runs.read(run_id) if run_id else runs.newest(complete=True, release=True)
+    state = runs.read(run_id) if run_id else _newest_published(runs, tag)
     plan, published = state.plan, state.publish
     if not state.release:
         raise UsageError(f"run {state.run_id} is a dry run or has no tag; a GitHub Release is made for a "
@@ -222,3 +222,17 @@ def github_release(stored: StoredVersion, *, run_id: str | None = None, tag: str
     log.info("the GitHub Release of %s holds all %d asset(s)%s", summary.tag, len(summary.assets),
              f": {summary.url}" if summary.url else "")
     return 0
+
+
+def _newest_published(runs: Runs, tag: str | None) -> RunState:
+    """Without a run id (a rerun found the tag's files on the index and built nothing):
+    the newest run that published this version, of `tag` when one is given."""
+    from pipeline.errors import NothingToDo
+
+    published = [s for s in runs.all() if s.release and s.publish is not None and not s.publish.dry_run
+                 and (not tag or s.plan.tag == tag)]
+    if not published:
+        raise NothingToDo(f"no run in {runs.store.url} published {runs.project} {runs.version}"
+                          + (f" for tag {tag}" if tag else "") + "; there is no GitHub Release to make",
+                          hint="publish the tag first; the release is made after a publish")
+    return published[-1]

@@ -4,12 +4,21 @@ Each stand-in is a composite action (written by `write_actions`) whose one step 
 ``python -m pipeline.standins VERB``, and does on this machine what the action does on
 GitHub: checkout clones the repository at the ref the action would take; setup-python
 puts a Python with this wheelship on PATH; configure-aws-credentials gives the
-sandbox's S3 keys (and the sandbox's index tokens, in place of trusted publishing);
-upload- and download-artifact keep artifacts in the rehearsal's folder with the same
-names, patterns and merging rules. Each one says what it stood in for.
+sandbox's S3 keys (the AWS role's stand-in); upload- and download-artifact keep
+artifacts in the rehearsal's folder with the same names, patterns and merging rules.
+Each one says what it stood in for.
+
+One stand-in is for no action but for what GitHub gives a job with ``permissions:
+id-token: write``: its OIDC identity. The rehearsal makes it the first step of each such
+job (`OIDC_ACTION`, pipeline.rehearsal.identity), and it gives that job, and no other, the
+sandbox's signing identity (a GitHub-shaped token minted as the job starts, and the local
+Sigstore's trust configuration) and the sandbox indexes' tokens in place of trusted
+publishing.
 
 The rehearsal folder (``$WHEELSHIP_REHEARSAL_DIR``) holds ``source`` (the path of the
-repository), ``artifacts/`` and ``credentials.json`` (mode 0600, the sandbox's keys).
+repository), ``artifacts/``, ``credentials.json`` (the sandbox's S3 keys) and
+``identity.json`` (who the identity names, the trust configuration, the index tokens),
+both mode 0600.
 """
 
 from __future__ import annotations
@@ -41,6 +50,10 @@ ACTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
                                                         "github-token", "repository")),
     "docker/setup-qemu-action": ("qemu", ("platforms", "image", "cache-image")),
 }
+#: The stand-in for a job's OIDC identity: an action of no one's, named so that no
+#: workflow uses it, which the rehearsal adds to each job with id-token: write.
+OIDC_ACTION = "wheelship-rehearsal/id-token"
+OWN_ACTIONS: dict[str, tuple[str, tuple[str, ...]]] = {OIDC_ACTION: ("id-token", ())}
 
 
 class StandInError(Exception):
@@ -52,8 +65,8 @@ def env_name(input_name: str) -> str:
 
 
 def action_yml(action: str, rehearsal_dir: Path) -> str:
-    verb, inputs = ACTIONS[action]
-    declared = "".join(f"  {name}:\n    required: false\n    default: \"\"\n" for name in inputs)
+    verb, inputs = {**ACTIONS, **OWN_ACTIONS}[action]
+    declared = "".join(f"  {name}:\n    required: false\n    default: \"\"\n" for name in inputs) or " {}\n"
     env = "".join(f"        {env_name(name)}: ${{{{ inputs.{name} }}}}\n" for name in inputs)
     return (f"name: wheelship rehearsal stand-in for {action}\n"
             f"description: does on this machine what {action} does on GitHub\n"
@@ -178,17 +191,44 @@ def setup_python() -> str:
             f"{pipeline.__version__}, this machine's")
 
 
+def _export(values: dict[str, str], secret: set[str]) -> None:
+    """Into the job's environment from its next step on (GITHUB_ENV), each of `secret`
+    masked first, as the actions mask what they export."""
+    for name in sorted(secret):
+        print(f"::add-mask::{values[name]}")
+    with open(os.environ["GITHUB_ENV"], "a", encoding="utf-8") as fh:
+        for name, value in values.items():
+            fh.write(f"{name}={value}\n")
+
+
 def aws() -> str:
+    """The AWS role: the sandbox's S3 keys, in the variables the action exports."""
     values = json.loads((_dir() / "credentials.json").read_text(encoding="utf-8"))
     region = _input("aws-region", "us-east-1")
-    for name, value in values.items():
-        if "SECRET" in name or "TOKEN" in name or name == "AWS_ACCESS_KEY_ID":
-            print(f"::add-mask::{value}")
-    with open(os.environ["GITHUB_ENV"], "a", encoding="utf-8") as fh:
-        for name, value in {**values, "AWS_REGION": region, "AWS_DEFAULT_REGION": region}.items():
-            fh.write(f"{name}={value}\n")
-    return (f"aws-actions/configure-aws-credentials (role {_input('role-to-assume') or '(none)'}): the sandbox's "
-            "S3 keys; trusted publishing: the sandbox indexes' tokens")
+    _export({**values, "AWS_REGION": region, "AWS_DEFAULT_REGION": region},
+            {name for name in values if "SECRET" in name or name == "AWS_ACCESS_KEY_ID"})
+    return f"aws-actions/configure-aws-credentials (role {_input('role-to-assume') or '(none)'}): the sandbox's S3 keys"
+
+
+def id_token() -> str:
+    """GitHub's OIDC identity, for a job with id-token: write: a token with the claims
+    GitHub would put in it (the repository, the workflow file and ref the rehearsal
+    names; this job's commit and event), minted as the job starts, which the sandbox's
+    Sigstore accepts; its trust configuration; and the sandbox indexes' tokens, which
+    trusted publishing would mint from the identity."""
+    from pipeline.attestations import TRUST_CONFIG_ENV
+    from pipeline.signing_identity import IDENTITY_TOKEN_ENV
+    from pipeline.sigstore_local import mint_identity_token
+
+    given = json.loads((_dir() / "identity.json").read_text(encoding="utf-8"))
+    repository, workflow, ref = given["repository"], given["workflow"], given["ref"]
+    token = mint_identity_token(repository, workflow, ref, sha=os.environ.get("GITHUB_SHA") or None,
+                                event_name=os.environ.get("GITHUB_EVENT_NAME") or "push", lifetime=6 * 3600)
+    tokens: dict[str, str] = given["index_tokens"]
+    _export({IDENTITY_TOKEN_ENV: token, TRUST_CONFIG_ENV: given["trust_config"], **tokens},
+            {IDENTITY_TOKEN_ENV, *tokens})
+    return (f"id-token: write: the sandbox's OIDC identity ({repository} workflow {workflow} at {ref}) and its "
+            "Sigstore; trusted publishing: the sandbox indexes' tokens")
 
 
 def _files(patterns: list[str], hidden: bool) -> tuple[Path | None, list[Path]]:
@@ -284,7 +324,7 @@ def qemu() -> str:
 
 
 VERBS = {"checkout": checkout, "setup-python": setup_python, "aws": aws, "upload-artifact": upload_artifact,
-         "download-artifact": download_artifact, "qemu": qemu}
+         "download-artifact": download_artifact, "qemu": qemu, "id-token": id_token}
 
 
 def main(argv: list[str]) -> int:

@@ -325,3 +325,82 @@ def test_checkout_is_as_shallow_as_the_action(monkeypatch, tmp_path):
     assert checked_out(ref="refs/heads/main") == ("", 1)
     assert checked_out(ref="refs/heads/main", **{"fetch-tags": "true"}) == ("v1.0.0", 1)
     assert checked_out(ref="refs/heads/main", **{"fetch-depth": "0"}) == ("v1.0.0", 2)
+
+
+def test_only_jobs_with_id_token_write_get_the_identity_step(tmp_path):
+    from pipeline.rehearsal import identity
+
+    repo = _repository(tmp_path, "purepkg", "purepkg.toml", "v1.0.0")
+    path = repo / ".github" / "workflows" / "wheelship-release.yml"
+    workflow = github.read_workflow(path)
+    assert identity.id_token_jobs(workflow) == ["publish"]
+    assert identity.id_token_jobs({"permissions": "write-all", "jobs": {"a": {}, "b": {"permissions": {}}}}) == ["a"]
+    assert identity.id_token_jobs({"permissions": {"id-token": "write"},
+                                   "jobs": {"a": {}, "b": {"permissions": {"id-token": "none"}}}}) == ["a"]
+    copy = identity.write_copy(path, ["publish"], tmp_path / "copy", f"{standins.OIDC_ACTION}@rehearsal")
+    assert copy.name == path.name and copy.parent == tmp_path / "copy"
+    rewritten = github.read_workflow(copy)
+    assert rewritten["on"] == workflow["on"]
+    for job_id, job in rewritten["jobs"].items():
+        added = [s for s in job["steps"] if s.get("uses") == f"{standins.OIDC_ACTION}@rehearsal"]
+        assert (job["steps"][0] in added) if job_id == "publish" else not added, job_id
+        assert [s for s in job["steps"] if s not in added] == workflow["jobs"][job_id]["steps"]
+
+
+def test_the_identity_stand_in_gives_the_identity_and_the_aws_one_only_the_store_keys(monkeypatch, tmp_path, capsys):
+    import jwt
+
+    from pipeline.attestations import TRUST_CONFIG_ENV
+    from pipeline.signing_identity import IDENTITY_TOKEN_ENV
+
+    folder = tmp_path / "rehearsal"
+    folder.mkdir()
+    (folder / "credentials.json").write_text(json.dumps({"AWS_ACCESS_KEY_ID": "key-id-x",
+                                                         "AWS_SECRET_ACCESS_KEY": "secret-x"}))
+    (folder / "identity.json").write_text(json.dumps({
+        "repository": "rehearsal/purepkg", "workflow": "wheelship-release.yml", "ref": "refs/tags/v1.0.0",
+        "trust_config": "/trust.json", "index_tokens": {"WHEELSHIP_SANDBOX_PYPI_TOKEN": "pypi-token-x"}}))
+    github_env = tmp_path / "github_env"
+    monkeypatch.setenv("GITHUB_ENV", str(github_env))
+    monkeypatch.setenv("GITHUB_SHA", "a" * 40)
+    assert _standin(monkeypatch, tmp_path, "aws", aws_region="eu-west-1") == 0
+    given = dict(line.split("=", 1) for line in github_env.read_text().splitlines())
+    assert given == {"AWS_ACCESS_KEY_ID": "key-id-x", "AWS_SECRET_ACCESS_KEY": "secret-x",
+                     "AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "eu-west-1"}
+    github_env.unlink()
+    assert _standin(monkeypatch, tmp_path, "id-token") == 0
+    given = dict(line.split("=", 1) for line in github_env.read_text().splitlines())
+    assert set(given) == {IDENTITY_TOKEN_ENV, TRUST_CONFIG_ENV, "WHEELSHIP_SANDBOX_PYPI_TOKEN"}
+    claims = jwt.decode(given[IDENTITY_TOKEN_ENV], options={"verify_signature": False})
+    assert claims["repository"] == "rehearsal/purepkg" and claims["ref"] == "refs/tags/v1.0.0"
+    assert claims["workflow_ref"] == "rehearsal/purepkg/.github/workflows/wheelship-release.yml@refs/tags/v1.0.0"
+    assert claims["sha"] == "a" * 40
+    said = capsys.readouterr().out
+    for secret in ("key-id-x", "secret-x", "pypi-token-x", given[IDENTITY_TOKEN_ENV]):
+        assert f"::add-mask::{secret}" in said
+    assert "rehearsal stand-in: id-token: write" in said
+
+
+def test_the_store_keys_reach_act_as_secrets_from_a_private_file(tmp_path):
+    from pipeline.sandbox import PyPIServer, Sandbox, SeaweedFS
+
+    s3 = SeaweedFS(tmp_path / "s3", ports={"s3": 8999})
+    box = Sandbox(tmp_path, PyPIServer("testpypi", tmp_path / "t"), PyPIServer("pypi", tmp_path / "p"), s3)
+    for access in github.STORE_ACCESS:
+        rehearsal = github.Rehearsal("push", "v1.0.0", None, False, access)
+        command = act.act_command("act", rehearsal, tmp_path / "w.yml", tmp_path, {}, {}, box, False, "o/r")
+        line = " ".join(command)
+        assert s3.secret_key not in line and s3.access_key not in line
+        secrets = Path(command[command.index("--secret-file") + 1])
+        assert secrets.stat().st_mode & 0o077 == 0
+        held = dict(entry.split("=", 1) for entry in secrets.read_text().splitlines())
+        assert "GITHUB_REPOSITORY=o/r" in command
+        if access == "keys":
+            assert held.keys() == {"GITHUB_TOKEN", "WHEELSHIP_STORE_ACCESS_KEY_ID", "WHEELSHIP_STORE_SECRET_ACCESS_KEY"}
+            assert held["WHEELSHIP_STORE_SECRET_ACCESS_KEY"] == s3.secret_key
+            assert "WHEELSHIP_STORE_ENDPOINT=http://127.0.0.1:8999" in command
+            assert not [c for c in command if c.startswith("AWS_PUBLISH_ROLE_ARN=")]
+        else:
+            assert held.keys() == {"GITHUB_TOKEN"}
+            assert f"AWS_PUBLISH_ROLE_ARN={act.SANDBOX_ROLE}" in command
+            assert not [c for c in command if c.startswith("WHEELSHIP_STORE_ENDPOINT=")]

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import re
+import secrets as secrets_module
 import shutil
 import subprocess
 import sys
@@ -59,13 +60,31 @@ def act_base(act: str, event: str, workflow_file: Path, payload_file: Path, fold
 
 
 def act_command(act: str, rehearsal: Rehearsal, workflow_file: Path, folder: Path, actions: dict[str, Path],
-                pins: dict[str, str], box: Sandbox, image: bool) -> list[str]:
-    """`act_base`, with the sandbox in place of GitHub's parts and the stand-in actions."""
+                pins: dict[str, str], box: Sandbox, image: bool, repository: str) -> list[str]:
+    """`act_base`, with the sandbox in place of GitHub's parts and the stand-in actions:
+    the repository's name (`github.repository`, act's own otherwise), a GITHUB_TOKEN of
+    the rehearsal's (`github.token`, which the `gh` stand-in asks for), and the
+    repository's configuration for the store access rehearsed: the role's variable, or
+    the endpoint's variable and the keys as secrets. Secrets come from a 0600 file in the
+    rehearsal folder, never from act's command line nor its environment, which every job
+    inherits."""
+    from pipeline.stores.s3 import ENDPOINT_VARIABLE, KEY_ID_VARIABLE, SECRET_VARIABLE
+
     assert box.s3 is not None
     command = [*act_base(act, ACT_EVENTS[rehearsal.event], workflow_file, folder / "event.json", folder),
                "--env", f"WHEELSHIP_CONFIG={box.config_file}", "--env", "WHEELSHIP_REHEARSAL=1",
-               "--var", f"WHEELSHIP_STORE={box.s3.store_url}", "--var", f"AWS_PUBLISH_ROLE_ARN={SANDBOX_ROLE}",
-               "--var", "AWS_REGION=us-east-1"]
+               "--env", f"GITHUB_REPOSITORY={repository}",
+               "--var", f"WHEELSHIP_STORE={box.s3.store_url}", "--var", "AWS_REGION=us-east-1"]
+    secrets = {"GITHUB_TOKEN": "ghs_rehearsal" + secrets_module.token_hex(16)}
+    if rehearsal.store_access == "keys":
+        secrets.update({KEY_ID_VARIABLE: box.s3.access_key, SECRET_VARIABLE: box.s3.secret_key})
+        command += ["--var", f"{ENDPOINT_VARIABLE}={box.s3.endpoint}"]
+    else:
+        command += ["--var", f"AWS_PUBLISH_ROLE_ARN={SANDBOX_ROLE}"]
+    secret_file = folder / "secrets"
+    secret_file.touch(mode=0o600)
+    secret_file.write_text("".join(f"{name}={value}\n" for name, value in secrets.items()), encoding="utf-8")
+    command[command.index("--secret-file") + 1] = str(secret_file)
     if image:  # on GitHub, cibuildwheel pulls its image from quay.io
         command += ["--env", f"CIBW_MANYLINUX_X86_64_IMAGE={LOCAL_IMAGE}"]
     for pin, action in sorted(pins.items()):

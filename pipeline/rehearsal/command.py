@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import tempfile
 from dataclasses import replace
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pipeline.errors import UsageError
 from pipeline.git import git
 from pipeline.outputs import PLAN
-from pipeline.rehearsal import act, github, outcome
+from pipeline.rehearsal import act, github, identity, outcome
 from pipeline.rehearsal.environment import act_env
 from pipeline.rehearsal.outcome import FAILED, SKIPPED, Job, Result
 
@@ -52,7 +53,8 @@ def rehearse(project_dir: Path, rehearsal: github.Rehearsal, workflow_file: Path
         keep = any(j.status == FAILED for j in result.jobs)
         return outcome.finish(result, json_path, folder / "act.log" if keep else None)
     finally:
-        (folder / "credentials.json").unlink(missing_ok=True)  # the sandbox's keys never outlive it
+        for kept in ("credentials.json", "identity.json", "secrets"):  # the sandbox's keys never outlive it
+            (folder / kept).unlink(missing_ok=True)
         if not keep:
             shutil.rmtree(folder, ignore_errors=True)
 
@@ -82,18 +84,31 @@ def _run(act_binary: str, rehearsal: github.Rehearsal, repo: Path, workflow_file
          folder: Path, pins: dict[str, str], event_payload: dict[str, Any], result: Result) -> None:
     """The workflow under act against a sandbox of its own; its jobs and holdings into `result`."""
     from pipeline.sandbox import sandbox
+    from pipeline.standins import OIDC_ACTION
 
     used = set(pins.values())
+    with_identity = identity.id_token_jobs(workflow)
+    if with_identity:  # the stand-in for each such job's identity, put in a copy of the workflow act runs
+        pins = {**pins, f"{OIDC_ACTION}@rehearsal": OIDC_ACTION}
+        workflow_file = identity.write_copy(workflow_file, with_identity, folder / "workflow", f"{OIDC_ACTION}@rehearsal")
+    result.store_access = rehearsal.store_access
+    result.identity = {"repository": event_payload["repository"]["full_name"], "workflow": Path(result.workflow).name,
+                       "ref": result.ref, "jobs": []}
     with sandbox(folder / "sandbox") as box:
-        actions = _prepare(folder, repo, box, used, event_payload)
+        actions = _prepare(folder, repo, box, set(pins.values()), event_payload, result.identity)
         image = act.local_image_exists()
-        result.replaced = _replacements(used, box, image)
+        result.replaced = _replacements(used, box, image, rehearsal.store_access, with_identity)
         for line in result.replaced:
             log.info("rehearsal: %s", line)
-        command = act.act_command(act_binary, rehearsal, workflow_file, folder, actions, pins, box, image)
+        command = act.act_command(act_binary, rehearsal, workflow_file, folder, actions, pins, box, image,
+                                  result.identity["repository"])
         log.info("running %s on %s under act (%s)", result.workflow, result.ref,
                  event_payload.get("inputs") or github.ACT_EVENTS[rehearsal.event])
-        seen = act.run_act(command, repo, folder / "act.log", act_env(folder))
+        env = act_env(folder)
+        env["PATH"] = os.pathsep.join([str(folder / "bin"), env.get("PATH", "")])  # the `gh` stand-in, as runners have gh
+        seen = act.run_act(command, repo, folder / "act.log", env)
+        result.identity["jobs"] = identity.given_to(seen)
+        result.github_release = outcome.github_release(_releases(box), result.identity["repository"], rehearsal.tag)
         planned = outcome.plan_outputs(seen)
         result.jobs = outcome.jobs(workflow, seen, outcome.left_out(planned, github.build_command(workflow)),
                                    outcome.builders(folder / "artifacts", planned))
@@ -112,32 +127,53 @@ def _holdings(box: Sandbox, planned: dict[str, str]) -> tuple[list[dict[str, str
                        for key, sha256 in kept.items()]
 
 
-def _prepare(folder: Path, repo: Path, box: Sandbox, used: set[str], event_payload: dict[str, Any]) -> dict[str, Path]:
+def _prepare(folder: Path, repo: Path, box: Sandbox, used: set[str], event_payload: dict[str, Any],
+             signer: dict[str, Any]) -> dict[str, Path]:
     """The rehearsal folder the stand-ins read: the repository's path, the artifacts,
-    the sandbox's keys (mode 0600), the event payload, and the stand-in actions."""
+    the sandbox's S3 keys (the AWS role's stand-in) and what the id-token stand-in gives
+    (whom the identity names, the local Sigstore's trust configuration, the indexes'
+    tokens), each mode 0600; the event payload, and the stand-in actions."""
+    from pipeline.ghstandin import write_shim
     from pipeline.sandbox import token_env
     from pipeline.standins import write_actions
 
-    assert box.s3 is not None
+    assert box.s3 is not None and box.sigstore is not None
     (folder / "source").write_text(str(repo), encoding="utf-8")
     (folder / "artifacts").mkdir()
-    credentials = folder / "credentials.json"
-    credentials.touch(mode=0o600)
-    credentials.write_text(json.dumps({**box.s3.env(), token_env("testpypi"): box.testpypi.password,
-                                       token_env("pypi"): box.pypi.password}), encoding="utf-8")
+    for name, values in (("credentials.json", box.s3.env()),
+                         ("identity.json", {**{k: signer[k] for k in ("repository", "workflow", "ref")},
+                                            "trust_config": str(box.sigstore.trust_config_file),
+                                            "index_tokens": {token_env("testpypi"): box.testpypi.password,
+                                                             token_env("pypi"): box.pypi.password}})):
+        (folder / name).touch(mode=0o600)
+        (folder / name).write_text(json.dumps(values), encoding="utf-8")
     (folder / "event.json").write_text(json.dumps(event_payload), encoding="utf-8")
+    write_shim(folder / "bin", _releases(box))
     return write_actions(used, folder)
 
 
-def _replacements(used: set[str], box: Sandbox, image: bool) -> list[str]:
+def _releases(box: Sandbox) -> Path:
+    """Where the `gh` stand-in keeps GitHub's releases: with the sandbox, which stands in
+    for the rest of the world the workflow writes to."""
+    return box.root / "github-releases"
+
+
+def _replacements(used: set[str], box: Sandbox, image: bool, store_access: str, with_identity: list[str]) -> list[str]:
     """What the rehearsal puts in place of GitHub's parts, said before it starts."""
     assert box.s3 is not None
+    store = (f"the store, by endpoint and keys: vars.WHEELSHIP_STORE_ENDPOINT {box.s3.endpoint} (SeaweedFS) and "
+             "its keys as the secrets WHEELSHIP_STORE_ACCESS_KEY_ID and WHEELSHIP_STORE_SECRET_ACCESS_KEY"
+             if store_access == "keys" else
+             "the store, by the AWS role (vars.AWS_PUBLISH_ROLE_ARN): the sandbox's S3 keys, given by the "
+             "configure-aws-credentials stand-in")
     return [f"{a}: a stand-in (pipeline.standins)" for a in sorted(used)] + [
         "the install steps: wheelship is this machine's, already installed, so the hashes in "
         ".github/wheelship/requirements.txt are not checked here",
-        "trusted publishing: the sandbox indexes' tokens, given by the configure-aws-credentials stand-in",
-        f"the AWS role: the sandbox's S3 keys; vars.WHEELSHIP_STORE: {box.s3.store_url} on SeaweedFS",
+        "the OIDC identity of the jobs with id-token: write (" + (", ".join(with_identity) or "none") + "), "
+        "and theirs only: a token the sandbox's Sigstore accepts; trusted publishing: the sandbox indexes' tokens",
+        f"{store}; vars.WHEELSHIP_STORE: {box.s3.store_url}",
         "the indexes: the sandbox's pypiservers (testpypi and pypi)",
+        "GitHub Releases: the `gh` stand-in (pipeline.ghstandin) on every job's PATH, keeping them with the sandbox",
         f"cibuildwheel's manylinux image: {act.LOCAL_IMAGE}" if image else
         "cibuildwheel's manylinux image: none here (make manylinux-image makes one); Linux slices fall "
         "back to the local builder",

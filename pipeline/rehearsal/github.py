@@ -15,17 +15,22 @@ from pipeline.git import git
 ACT_EVENTS = {"push": "push", "release": "release", "dispatch": "workflow_dispatch", "schedule": "schedule",
               "branch": "push"}
 EVENTS = tuple(ACT_EVENTS)
+#: How the publish job reaches the store: an AWS role (configure-aws-credentials), or
+#: an S3-compatible endpoint with keys (a repository variable and two secrets).
+STORE_ACCESS = ("aws-role", "keys")
 
 
 @dataclass(frozen=True)
 class Rehearsal:
     """What the maintainer asked to rehearse: one of `EVENTS`, and the tag, index and
-    dry-run flag it carries (the last two only as a dispatch's inputs)."""
+    dry-run flag it carries (the last two only as a dispatch's inputs); and which of
+    `STORE_ACCESS` the repository's configuration chooses."""
 
     event: str
     tag: str | None
     index: str | None
     dry_run: bool
+    store_access: str = "aws-role"
 
 
 def default_workflow(repo: Path, event: str) -> Path:

@@ -26,6 +26,9 @@ from pipeline.rehearsal.github import static_runners
 log = logging.getLogger(__name__)
 
 PASSED, FAILED, SKIPPED, NOT_REHEARSABLE = "passed", "failed", "skipped", "not-rehearsable"
+#: How each store access the rehearsal takes is said in its table.
+ACCESS = {"aws-role": "the AWS role (the configure-aws-credentials stand-in)",
+          "keys": "endpoint and keys (vars.WHEELSHIP_STORE_ENDPOINT and the store's secrets)"}
 
 
 @dataclass
@@ -46,11 +49,17 @@ class Result:
     stored: list[dict[str, str]] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
     commit: str = ""  # the commit the plan job built, from its output
+    store_access: str = ""  # how the publish job reached the store: aws-role or keys
+    #: whom the jobs with id-token: write were given as their identity, and which job runs got it
+    identity: dict[str, Any] = field(default_factory=dict)
+    #: the tag's release as the `gh` stand-in keeps it: tag, draft, assets (name, sha256); None when there is none
+    github_release: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"event": self.event, "workflow": self.workflow, "ref": self.ref, "commit": self.commit,
                 "jobs": [asdict(j) for j in self.jobs], "published": self.published, "stored": self.stored,
-                "replaced": self.replaced}
+                "replaced": self.replaced, "store_access": self.store_access, "identity": self.identity,
+                "github_release": self.github_release}
 
 
 def plan_outputs(seen: Seen) -> dict[str, str]:
@@ -103,6 +112,22 @@ def builders(artifacts: Path, outputs: dict[str, str]) -> dict[str, str]:
                 why[name] = record.why
     return {name: f"{' and '.join(sorted(names))} builder" + (f": {why[name]}" if name in why else "")
             for name, names in made.items()}
+
+
+def github_release(releases: Path, repository: str, tag: str | None) -> dict[str, Any] | None:
+    """The tag's GitHub Release as the `gh` stand-in keeps it in `releases`: whether it is
+    still a draft, and each asset with the SHA-256 of its digest ("" when it has none, as
+    an upload that broke half-way leaves it)."""
+    from pipeline.ghstandin import releases as kept
+
+    if not tag or not (releases / repository / "state.json").is_file():
+        return None
+    found = next((r for r in kept(releases, repository) if r.get("tag_name") == tag), None)
+    if found is None:
+        return None
+    return {"tag": tag, "draft": bool(found.get("draft")),
+            "assets": sorted(({"name": str(a["name"]), "sha256": str(a.get("digest") or "").removeprefix("sha256:")}
+                              for a in found.get("assets") or []), key=lambda a: a["name"])}
 
 
 def jobs(workflow: dict[str, Any], seen: Seen, left: list[Job], built_by: dict[str, str]) -> list[Job]:
@@ -168,4 +193,16 @@ def show(result: Result) -> None:
         ui.console().print(f"sandbox index {name}: {len(files)} file(s)"
                            + "".join(f"\n  {f['filename']}  sha256 {f['sha256'][:16]}…" for f in files))
     ui.console().print(f"sandbox store: {len(result.stored)} file(s)"
+                       + (f", reached by {ACCESS.get(result.store_access, result.store_access)}"
+                          if result.store_access else "")
                        + "".join(f"\n  {s['key']}" for s in result.stored))
+    if result.github_release is not None:
+        release = result.github_release
+        ui.console().print(Text(f"GitHub Release {release['tag']} ({'a draft' if release['draft'] else 'published'}): "
+                                f"{len(release['assets'])} asset(s)"
+                                + "".join(f"\n  {a['name']}  sha256 {a['sha256'][:16] or '(none)'}…"
+                                          for a in release["assets"])))
+    if result.identity:
+        who = result.identity
+        ui.console().print(Text(f"OIDC identity ({who['repository']} workflow {who['workflow']} at {who['ref']}) "
+                                f"given to: {', '.join(who['jobs']) or 'no job'}"))
