@@ -141,7 +141,8 @@ class _Release:
 
     def call(self, what: str, method: str, endpoint: str, **kwargs: Any) -> bytes:
         try:
-            return retry.call(self.policy, what, functools.partial(self.github.api, method, endpoint, **kwargs))
+            return retry.call(self.policy, what, functools.partial(self.github.api, method, endpoint, **kwargs),
+                              server="GitHub's API")
         except GhError as exc:
             raise PublishFailed(f"{what} failed: {exc.text}",
                                 hint="the message above is GitHub's; fix what it names and run the same step again: "
@@ -303,7 +304,7 @@ def _ensure_asset(api: _Release, release: dict[str, Any], name: str, path: Path,
     if not upload_url.startswith("https://"):
         raise PublishFailed(f"the release of {release.get('tag_name')} has no upload URL", hint="run the step again")
     try:
-        retry.call(api.policy, f"uploading {name} to the GitHub Release", attempt)
+        retry.call(api.policy, f"uploading {name} to the GitHub Release", attempt, server="GitHub's API")
     except GhError as exc:
         raise PublishFailed(f"uploading {name} to the GitHub Release failed: {exc.text}",
                             hint="the message above is GitHub's; fix what it names and run the same step again: "

@@ -106,10 +106,10 @@ def index_policy(policy: PublishPolicy, *, initial: float = 0.5,
 
 
 def call(policy: PublishPolicy, what: str, fn: Callable[..., T], *args: object, failed: str = "did not succeed",
-         sleep: Callable[[float], None] = time.sleep) -> T:
+         sleep: Callable[[float], None] = time.sleep, server: str = "the index") -> T:
     """`fn(*args)` under the index policy. A transient failure that outlasts the policy
     is a `PublishFailed` naming the request, the attempts, the time and the last answer,
-    never an internal error."""
+    never an internal error; `server` is who failed to answer, for the hint."""
     started = time.monotonic()
     retrying = index_policy(policy, sleep=sleep)
     try:
@@ -119,7 +119,7 @@ def call(policy: PublishPolicy, what: str, fn: Callable[..., T], *args: object, 
         raise PublishFailed(
             f"{what} {failed} after {attempts} attempts over {time.monotonic() - started:.1f} seconds; "
             f"the last answer: {redact(str(exc) or type(exc).__name__)}",
-            hint=getattr(exc, "hint", None) or "the index is down or overloaded; run the same command again "
+            hint=getattr(exc, "hint", None) or f"{server} is down or overloaded; run the same command again "
                  "later: it resumes where it stopped and never sends a file twice",
         ) from None
 
