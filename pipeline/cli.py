@@ -57,6 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"wheelship {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    _run_commands(sub)
+    _stored_commands(sub)
+    _file_and_project_commands(sub)
+    return parser
+
+
+def _run_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The commands that run a release's stages on a project folder."""
     p = sub.add_parser("release", help="every stage on this machine", epilog=EPILOG)
     p.add_argument("project_dir", type=Path, metavar="PROJECT_DIR")
     p.add_argument("--tag", help="the tag to release, such as v1.2.0 (default: the GitHub event)")
@@ -92,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--builder", choices=("auto", "local", "cibuildwheel"), default="auto")
     _common(p)
 
+
+def _stored_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The commands on a stored run: NAME VERSION, in a store."""
     for name, text in (("verify", "verify a stored run"), ("publish", "publish a stored, verified run"),
                        ("status", "show the runs of a version"), ("fetch", "download a run's files, verified"),
                        ("copy", "copy a run into --store from another store, every file checked"),
@@ -138,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
                            help="the project folder, for a test command that uses {project}")
         _common(p, json_out=name not in ("fetch", "copy"))
 
+
+def _file_and_project_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`check` on files in hand; `init`, `rehearse` and `sandbox` around a project."""
     p = sub.add_parser("check", help="run the file-level checks on distributions you already have", epilog=EPILOG,
                        description="Read wheels and sdists and check them. Reading runs nothing from the files, and "
                                    "each archive is read within the buildspec's [limits]; only --build-sdist runs "
@@ -194,7 +208,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true")
     p.add_argument("-q", "--quiet", action="store_true")
     p.add_argument("cmd", nargs=argparse.REMAINDER, help="-- COMMAND: run it inside the sandbox, then stop")
-    return parser
 
 
 def _options(args: argparse.Namespace) -> Options:
