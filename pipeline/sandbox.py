@@ -22,7 +22,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline.loopback import free_port, stop
 from pipeline.sigstore_local import LocalSigstore
 
 log = logging.getLogger(__name__)
@@ -41,38 +41,6 @@ log = logging.getLogger(__name__)
 BUCKET = "wheelship"
 #: Who a sandbox release is signed by: repository, workflow file, ref.
 SANDBOX_IDENTITY = ("wheelship-sandbox/project", "wheelship-release.yml", "refs/heads/main")
-
-
-def free_port(below: int = 55000) -> int:
-    """A free TCP port on 127.0.0.1 (below `below`, as SeaweedFS adds 10000 for gRPC)."""
-    for _ in range(200):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port: int = s.getsockname()[1]
-        if port < below and _free(port + 10000):
-            return port
-    raise RuntimeError("no free port found on 127.0.0.1")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _stop(process: subprocess.Popen[bytes], grace: float) -> None:
-    """SIGTERM, wait for the exit, SIGKILL after `grace` seconds."""
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(grace)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(10)
 
 
 def _wait_http(url: str, process: subprocess.Popen[bytes], log_file: Path, timeout: float) -> None:
@@ -143,7 +111,7 @@ class PyPIServer:
 
     def stop(self) -> None:
         if self.process is not None:
-            _stop(self.process, 10)
+            stop(self.process, 10)
 
 
 @dataclass
@@ -241,7 +209,7 @@ class SeaweedFS:
 
     def stop(self) -> None:
         if self.process is not None:
-            _stop(self.process, 20)
+            stop(self.process, 20)
 
 
 @dataclass

@@ -23,8 +23,6 @@ import fcntl
 import hashlib
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -39,6 +37,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from pipeline.attestations import TRUST_CONFIG_ENV
 from pipeline.errors import UsageError
+from pipeline.loopback import free_port, stop
 from pipeline.signing_identity import GITHUB_ISSUER, IDENTITY_TOKEN_ENV
 
 #: Where the Node server lives: the repository's infra/, beside the pipeline package.
@@ -89,14 +88,6 @@ def _installed(infra: Path) -> bool:
     return all((modules / name / "package.json").is_file() for name in ("@sigstore/mock", "express"))
 
 
-def _free_port() -> int:
-    # Not pipeline.sandbox.free_port: the sandbox imports this module.
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
-
-
 @dataclass
 class LocalSigstore:
     """Fulcio and Rekor from ``@sigstore/mock`` on a loopback port, and their trust configuration."""
@@ -122,7 +113,7 @@ class LocalSigstore:
         ensure_node_modules(infra)
         self.root.mkdir(parents=True, exist_ok=True)
         self.trust_config_file.unlink(missing_ok=True)
-        self.port = _free_port()
+        self.port = free_port()
         with self.log_file.open("ab") as log:
             self.process = subprocess.Popen(
                 [_tool("node"), str(infra / "server.js"), str(self.port), str(self.trust_config_file)],
@@ -161,13 +152,7 @@ class LocalSigstore:
         process, self.process = self.process, None
         if process is None:
             return
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(grace)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
+        stop(process, grace)
         if process.stdout is not None:
             process.stdout.close()
 
