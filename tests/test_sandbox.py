@@ -48,7 +48,7 @@ def test_sigterm_stops_every_server_it_started(tmp_path):
     while "sandbox up" not in line and time.monotonic() < deadline:
         line = proc.stderr.readline()
     ports = [int(p) for p in re.findall(r"127\.0\.0\.1:(\d+)", line)]
-    assert len(ports) == 2 and all(_answers(p) for p in ports)
+    assert len(ports) == 3 and all(_answers(p) for p in ports)  # two indexes and the local Sigstore
     env_file = (tmp_path / "sandbox.env")
     assert oct(env_file.stat().st_mode & 0o777) == "0o600"
     proc.send_signal(signal.SIGTERM)
