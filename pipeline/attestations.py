@@ -218,6 +218,10 @@ def verify(dist: Path, attestation: bytes, expected: Publisher, trust: ClientTru
     policy = GitHubPublisher(repository=expected.repository, workflow=expected.workflow)._as_policy()
     try:
         bundle = parsed.to_bundle()
+    except Exception as exc:  # a log entry or certificate that does not make a bundle: malformed, not "identity"
+        raise AttestationInvalid(f"attestation for {name}: not a Sigstore bundle ({' '.join(str(exc).split())[:200]})",
+                                 reason="malformed") from None
+    try:
         payload_type, payload = Verifier(trusted_root=trust.trusted_root).verify_dsse(bundle, policy)
     except Exception as exc:  # hostile input reaches deep into sigstore: every failure is a refusal
         raise _refusal(name, parsed, signer, expected, policy, exc) from None

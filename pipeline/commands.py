@@ -116,17 +116,20 @@ def _glob(name: str) -> str:
     return "*.whl" if name.endswith(".whl") else "*.tar.gz" if name.endswith(".tar.gz") else name
 
 
-def _provenance(runs: Runs, state: RunState, output: Path) -> list[Path]:
+def _provenance(runs: Runs, state: RunState, output: Path, *, sent_only: bool = False) -> list[Path]:
     """Beside the fetched files: each file's attestation, the release SBOM, and a
-    SHA256SUMS of every file (from the records the files were just checked against)."""
+    SHA256SUMS of every file (from the records the files were just checked against).
+    With `sent_only`, only the attestations the publish record says went to the index."""
     from pipeline import provenance
     from pipeline.sbom import sha256sums
 
     documents: dict[str, bytes] = {}
     record = provenance.read_attestations(runs, state)
     if record is not None:
+        sent = state.publish.attestations if state.publish is not None else {}
         for name, data in provenance.attestations_of(runs, state, record).items():
-            documents[provenance.attestation_name(name)] = data
+            if not sent_only or sent.get(name) == record.files[name]:
+                documents[provenance.attestation_name(name)] = data
     sbom = provenance.read_sbom(runs, state)
     if sbom is not None:
         documents[sbom[0].name] = sbom[1]
@@ -193,19 +196,18 @@ def github_release(stored: StoredVersion, *, run_id: str | None = None, tag: str
     from packaging.version import Version
 
     from pipeline.ghrelease import complete_release
-    from pipeline.records import Outcome, write_json_atomic
+    from pipeline.records import write_json_atomic
     from pipeline.versioning import is_prerelease
 
     runs = stored.runs()
     state = runs.read(run_id) if run_id else _newest_published(runs, tag)
-    plan, published = state.plan, state.publish
+    plan = state.plan
     if not state.release:
         raise UsageError(f"run {state.run_id} is a dry run or has no tag; a GitHub Release is made for a "
                          "published tag only", hint="pass the --run-id of the tag's published run")
     if tag and plan.tag != tag:
         raise UsageError(f"run {state.run_id} is of tag {plan.tag}, not {tag}", hint="pass the tag's run")
-    if published is None or published.dry_run or any(o not in (Outcome.UPLOADED, Outcome.PRESENT)
-                                                       for o in published.files.values()):
+    if not _fully_published(state):
         raise UsageError(f"run {state.run_id} is not published; its GitHub Release waits for the publish",
                          hint="run `wheelship publish` first; the release is made only after a publish")
     repository = os.environ.get("GITHUB_REPOSITORY", "")
@@ -214,7 +216,7 @@ def github_release(stored: StoredVersion, *, run_id: str | None = None, tag: str
                          hint="set it to OWNER/NAME (GitHub Actions sets it in every job)")
     with tempfile.TemporaryDirectory(prefix="wheelship-release-") as tmp:
         folder = Path(tmp)
-        files = [*runs.fetch(state, folder).values(), *_provenance(runs, state, folder)]
+        files = [*runs.fetch(state, folder).values(), *_provenance(runs, state, folder, sent_only=True)]
         summary = complete_release(plan.tag or "", sorted(files), repo=repository,
                                    prerelease=is_prerelease(Version(plan.version)))
     if json_path:
@@ -229,10 +231,19 @@ def _newest_published(runs: Runs, tag: str | None) -> RunState:
     the newest run that published this version, of `tag` when one is given."""
     from pipeline.errors import NothingToDo
 
-    published = [s for s in runs.all() if s.release and s.publish is not None and not s.publish.dry_run
-                 and (not tag or s.plan.tag == tag)]
+    published = [s for s in runs.all() if s.release and _fully_published(s) and (not tag or s.plan.tag == tag)]
     if not published:
         raise NothingToDo(f"no run in {runs.store.url} published {runs.project} {runs.version}"
                           + (f" for tag {tag}" if tag else "") + "; there is no GitHub Release to make",
                           hint="publish the tag first; the release is made after a publish")
     return published[-1]
+
+
+def _fully_published(state: RunState) -> bool:
+    """A real publish record that names every file of the run, each uploaded or present."""
+    from pipeline.records import Outcome
+
+    published = state.publish
+    return (published is not None and not published.dry_run
+            and set(published.files) == {a.name for a in state.artifacts}
+            and all(o in (Outcome.UPLOADED, Outcome.PRESENT) for o in published.files.values()))

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 def copy_run(source: Runs, target: Runs, state: RunState) -> int:
-    """Copy a run's plan, files, records and results into `target`; returns files sent.
+    """Copy a run's plan, files, records, SBOM and verification into `target`; returns files sent.
 
     Raises `IntegrityError` when the target already holds this run id with another plan.
     """
@@ -39,23 +39,23 @@ def copy_run(source: Runs, target: Runs, state: RunState) -> int:
         files = source.fetch(state, Path(tmp))  # each file checked against its record
         for record in state.records.values():
             sent += target.store_record(record, {a.name: files[a.name] for a in record.artifacts}, state.run_id)
-    _copy_provenance(source, target, state)
-    for result in (state.verify, state.publish):
-        if result is not None:
-            target.write_result(state.run_id, result)
+    _copy_sbom(source, target, state)
+    # What only the publishing process writes (the publish record, the attestations it
+    # signed) is never taken from another store: on GitHub the source is a folder that
+    # jobs running project code wrote, and a planted record or attestation would pass
+    # for the publish job's own.
+    if state.verify is not None:
+        target.write_result(state.run_id, state.verify)
     log.info("run %s copied from %s to %s: %d file(s) sent, %d already there", state.run_id, source.store.url,
              target.store.url, sent, len(state.artifacts) - sent)
     return sent
 
 
-def _copy_provenance(source: Runs, target: Runs, state: RunState) -> None:
-    """The run's attestations and SBOM, each checked against its record, before the results."""
+def _copy_sbom(source: Runs, target: Runs, state: RunState) -> None:
+    """The run's SBOM, checked against its record (the publish stage makes it again from the
+    files and records, and keeps its own where the two differ)."""
     from pipeline import provenance
 
-    record = provenance.read_attestations(source, state)
-    if record is not None:
-        held = provenance.attestations_of(source, state, record)
-        provenance.store_attestations(target, state.run_id, held, record.signer, None, record.signed)
     sbom = provenance.read_sbom(source, state)
     if sbom is not None:
         provenance.store_sbom(target, state.run_id, sbom[0].name, sbom[1], sbom[0].made)

@@ -32,6 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from pipeline import retry
 from pipeline.errors import PublishFailed, UsageError
@@ -291,7 +292,7 @@ def _ensure_asset(api: _Release, release: dict[str, Any], name: str, path: Path,
             api.github.api("DELETE", f"repos/{api.repo}/releases/assets/{int(there['id'])}")
         log.info("uploading %s to the GitHub Release of %s", name, release.get("tag_name"))
         try:
-            api.github.api("POST", f"{upload_url}?name={name}", upload=path)
+            api.github.api("POST", f"{upload_url}?name={quote(name, safe='')}", upload=path)
         except GhError as exc:
             if IMMUTABLE.search(exc.text):
                 raise PublishFailed(

@@ -186,3 +186,12 @@ def test_a_tag_repository_or_asset_name_that_is_not_plain_is_refused_before_any_
     with pytest.raises(UsageError, match=r"is not a|plain file names"):
         complete_release(tag, [path], repo=repo, github=cli, policy=FAST)
     assert not releases.exists()
+
+
+def test_an_asset_name_with_a_local_version_reaches_github_as_it_is(gh, tmp_path) -> None:
+    cli, releases = gh
+    files = assets(tmp_path, {"demo-1.0+local-py3-none-any.whl": b"local wheel"})
+    complete_release(TAG, files, repo=REPO, github=cli, policy=FAST)
+    assert [a["name"] for a in the_release(releases)["assets"]] == ["demo-1.0+local-py3-none-any.whl"]
+    again = complete_release(TAG, files, repo=REPO, github=cli, policy=FAST)  # a rerun finds it by its name
+    assert {a.outcome for a in again.assets} == {"already present"}

@@ -210,3 +210,41 @@ def test_github_release_waits_for_a_publish(cli, sandbox_env, tmp_path, monkeypa
     run = _run_folder(tmp_path).name
     refused = cli("github-release", "wheelship-demo-pure", "1.0.0", "--store", store, "--run-id", run)
     assert refused.code == 2 and "dry run" in refused.err and "Traceback" not in refused.err
+
+
+def test_copy_never_carries_what_only_the_publishing_process_writes(cli, sandbox_env, tmp_path, monkeypatch):
+    """A folder store written by jobs that ran project code may hold a planted publish
+    record and attestations: copy takes neither, so neither passes for the publish job's."""
+    result, store = _released(cli, sandbox_env, tmp_path)
+    assert result.code == 0, result.err
+    run = _run_folder(tmp_path)
+    published = json.loads((run / "publish.json").read_text())
+    published["files"] = {}  # a forged record: "published", naming nothing
+    (run / "publish.json").write_text(json.dumps(published))
+    target = f"file://{tmp_path / 'target'}"
+    copied = cli("copy", "wheelship-demo-pure", "1.0.0", "--from", store, "--store", target, "--run-id", run.name)
+    assert copied.code == 0, copied.err
+    kept = next((tmp_path / "target").rglob("plan.json")).parent
+    assert not (kept / "publish.json").exists() and not (kept / "attestations.json").exists()
+    assert (kept / "verify.json").exists() and (kept / "sbom.json").exists()
+    # the forged record itself is no publish for github-release
+    monkeypatch.setenv("GITHUB_REPOSITORY", "me/purepkg")
+    refused = cli("github-release", "wheelship-demo-pure", "1.0.0", "--store", store, "--run-id", run.name)
+    assert refused.code == 2 and "not published" in refused.err
+
+
+@pytest.mark.parametrize(("sbom", "expected"), [
+    ({"components": [{"type": "file", "name": "demo-1.0-py3-none-any.whl", "hashes": None}]}, "gives sha256 None"),
+    ({"components": [{"type": "file", "name": "demo-1.0-py3-none-any.whl", "hashes": [{"alg": ["x"]}]}]},
+     "gives sha256 None"),
+    ({}, "not named in"),
+    ([], "not a CycloneDX JSON document"),
+])
+def test_a_hostile_release_sbom_beside_the_files_is_a_finding_never_a_crash(cli, tmp_path, sbom, expected):
+    from tests.distfactory import make_wheel
+
+    wheel = make_wheel(tmp_path, "demo", "1.0", "py3-none-any")
+    (tmp_path / "demo-1.0.cdx.json").write_text(json.dumps(sbom))
+    result = cli("check", wheel, tmp_path / "demo-1.0.cdx.json")
+    assert result.code == 5 and "WS702" in result.err and expected in result.err, result.err
+    assert "internal error" not in result.err

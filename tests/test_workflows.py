@@ -306,6 +306,8 @@ def test_a_rerun_with_nothing_to_build_still_finishes_the_github_release() -> No
     the publish job still runs, with only its store access and the GitHub Release step."""
     publish = _workflow("release")["jobs"]["publish"]
     assert "needs.verify.result == 'success'" in publish["if"]
+    # the route job decides the environment, the tag and dry-run: never publish without it
+    assert "needs.route.result == 'success' && needs.plan.result == 'success'" in publish["if"]
     assert "needs.plan.outputs.run-id == '' && needs.route.outputs.github-release == 'true'" in publish["if"]
     for step in publish["steps"]:
         if step.get("run", "").startswith(("wheelship copy", "wheelship publish")) or "download-artifact" in step.get(

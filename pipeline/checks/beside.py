@@ -29,7 +29,7 @@ SBOM_SUFFIX = ".cdx.json"
 #: SHA256SUMS names every file of a release: kilobytes; the SBOM as the run keeps it.
 SUMS_LIMIT = 1 << 20
 SBOM_LIMIT = 16 << 20
-_SUM_LINE = re.compile(r"([0-9a-f]{64}) [ *]([^/\\\x00-\x1f]+)")
+_SUM_LINE = re.compile(r"([0-9a-fA-F]{64}) [ *](?:\./)?([^/\\\x00-\x1f]+)")
 
 
 @dataclass
@@ -118,7 +118,7 @@ def _sums(path: Path, hashes: dict[str, str], findings: Findings) -> None:
         if match is None:
             findings.add("WS702", path.name, f"line {number} is not `SHA256  FILE` as sha256sum writes it")
             continue
-        sha, name = match.groups()
+        sha, name = match.group(1).lower(), match.group(2)
         listed.add(name)
         if name in hashes and hashes[name] != sha:
             findings.add("WS702", name, f"{path.name} gives sha256 {sha}, the file has {hashes[name]}")
@@ -138,14 +138,20 @@ def _sbom(path: Path, hashes: dict[str, str], findings: Findings) -> None:
     except (ValueError, RecursionError) as exc:
         findings.add("WS702", path.name, f"not a CycloneDX JSON document: {str(exc)[:120]}")
         return
+    named = set()
     for component in components:
         if not isinstance(component, dict) or component.get("type") != "file":
             continue
-        name = component.get("name")
-        digests = {h.get("alg"): h.get("content") for h in component.get("hashes", []) if isinstance(h, dict)}
-        if isinstance(name, str) and name in hashes and digests.get("SHA-256") != hashes[name]:
-            findings.add("WS702", name, f"{path.name} gives sha256 {digests.get('SHA-256')}, "
-                                        f"the file has {hashes[name]}")
+        name, listed = component.get("name"), component.get("hashes")
+        digests = {str(h.get("alg")): h.get("content") for h in (listed if isinstance(listed, list) else [])
+                   if isinstance(h, dict)}
+        if isinstance(name, str) and name in hashes:
+            named.add(name)
+            if digests.get("SHA-256") != hashes[name]:
+                findings.add("WS702", name, f"{path.name} gives sha256 {str(digests.get('SHA-256'))[:64]}, "
+                                            f"the file has {hashes[name]}")
+    for name in sorted(set(hashes) - named):
+        findings.add("WS702", name, f"not named in {path.name}")
 
 
 def _read(path: Path, limit: int, findings: Findings) -> str | None:

@@ -96,7 +96,7 @@ class Attest(Stage):
                 hint="publish the run from the workflow that signed it; PyPI checks the attestations against the "
                      "trusted publisher that uploads them")
         self._ensure_files(ctx, state)
-        trust = trust or pep740.trust_config()
+        trust = trust or pep740.trust_config(refresh=bool(os.environ.get("GITHUB_ACTIONS")))
         for name, data in sorted(held.items()):
             pep740.verify(ctx.files[name], data, expected, trust)
         log.info("%d attestation(s) verified offline against their files and %s", len(held), expected.describe())
