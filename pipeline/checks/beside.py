@@ -56,10 +56,16 @@ def sort_paths(paths: Sequence[Path]) -> Beside:
         else:
             found.dists.append(path)
     for dist in found.dists:
-        beside = dist.with_name(dist.name + ATTESTATION_SUFFIX)
-        if dist.name not in found.attestations and beside.is_file():
+        if dist.name not in found.attestations and _is_file(beside := dist.with_name(dist.name + ATTESTATION_SUFFIX)):
             found.attestations[dist.name] = beside
     return found
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a dist's name near the file system's limit has no room for the suffix
+        return False
 
 
 def check_beside(found: Beside, findings: Findings) -> dict[str, str]:
