@@ -43,7 +43,7 @@ class FakeIndex:
         self.listings += 1
         return {n: Listed(n, f"http://fake/{n}", sha, when) for n, (sha, when) in self.files.items()}
 
-    def upload(self, path: Path, sha256: str | None = None) -> None:
+    def upload(self, path: Path, sha256: str | None = None, attestation: bytes | None = None) -> None:
         self.uploads.append(path.name)
         if path.name in self.files:
             raise FileExists(path.name)
