@@ -130,6 +130,13 @@ class Context:
         assert self.state is not None, "a stage ran before the run was read"
         return self.state
 
+    def local_files(self, state: RunState) -> dict[str, Path]:
+        """Every file of `state` here, fetched once if any is missing, each checked
+        against its record (the stages after verify share the copies)."""
+        if not all(a.name in self.files for a in state.artifacts):
+            self.files = self.runs.fetch(state, self.workdir / "publish")
+        return self.files
+
 
 class Stage(Protocol):
     """One step of a run: a readable name, a reason to skip it (none unless the stage

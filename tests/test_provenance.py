@@ -103,7 +103,9 @@ def test_publishing_the_same_run_again_signs_nothing_new(cli, sandbox_env, tmp_p
     again = cli("publish", "wheelship-demo-pure", "1.0.0", "--store", f"file://{tmp_path / 'again' / 'store'}",
                 "--run-id", run.name, "--index", "testpypi")
     assert again.code == 0, again.err
-    assert "signed" not in again.err.replace("verified", "")  # nothing signed: the run's attestations reused
+    for dist in attestations:  # nothing signed: the run's attestations reused
+        assert f"signed {dist.removesuffix('.publish.attestation')} " not in again.err
+    assert "signed 2 file(s)" in real.err and "signed" not in again.err
     assert "2 attestation(s) verified" in again.err
     assert (run / "attestations.json").read_bytes() == before
     assert {p.name: p.read_bytes() for p in (run / "attestations").iterdir()} == attestations
@@ -248,3 +250,18 @@ def test_a_hostile_release_sbom_beside_the_files_is_a_finding_never_a_crash(cli,
     result = cli("check", wheel, tmp_path / "demo-1.0.cdx.json")
     assert result.code == 5 and "WS702" in result.err and expected in result.err, result.err
     assert "internal error" not in result.err
+
+
+def test_a_job_of_another_workflow_neither_adds_to_nor_sends_a_runs_attestations(cli, sandbox_env, tmp_path,
+                                                                                   monkeypatch):
+    from pipeline.sigstore_local import mint_identity_token
+
+    result, store = _released(cli, sandbox_env, tmp_path)
+    assert result.code == 0, result.err
+    run = _run_folder(tmp_path)
+    monkeypatch.setenv("WHEELSHIP_SIGSTORE_IDENTITY_TOKEN",
+                       mint_identity_token(SANDBOX_IDENTITY[0], "other.yml", "refs/tags/v1.0.0"))
+    refused = cli("publish", "wheelship-demo-pure", "1.0.0", "--store", store, "--run-id", run.name,
+                  "--index", "testpypi")
+    assert refused.code == 5 and "other.yml" in refused.err and SANDBOX_IDENTITY[1] in refused.err
+    assert index_files(sandbox_env, "testpypi") == {}

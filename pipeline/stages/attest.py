@@ -58,6 +58,7 @@ class Attest(Stage):
         claims = pep740.identity_claims(token) if token else None
         if claims is not None:
             pep740.identity_preflight(claims)  # a reusable workflow's mismatch, before anything is signed
+            _same_signer(state, record, claims)  # a run's attestations come from one identity, this job's
         if missing and token is None and ctx.spec.publish.attestations == "always":
             raise UsageError(
                 f"no signing identity here, and [publish] attestations = \"always\": {len(missing)} file(s) of run "
@@ -66,10 +67,9 @@ class Attest(Stage):
                      "[publish] attestations = \"auto\" to publish without attestations")
         trust = None
         if missing and claims is not None and token is not None and not plan.dry_run:
-            _same_signer(record, claims)
             trust = pep740.trust_config(refresh=bool(os.environ.get("GITHUB_ACTIONS")))
-            self._ensure_files(ctx, state)
-            signed = pep740.sign_many([ctx.files[name] for name in missing], token, trust)
+            files = ctx.local_files(state)
+            signed = pep740.sign_many([files[name] for name in missing], token, trust)
             fresh = {path.name: data for path, data in signed.items()}
             signer = provenance.SignerRecord(repository=claims.repository, workflow=claims.workflow, ref=claims.ref)
             record = provenance.store_attestations(ctx.runs, plan.run_id, fresh, signer, record, now())
@@ -80,35 +80,26 @@ class Attest(Stage):
             why = "a dry run signs nothing" if plan.dry_run else "no signing identity here (trusted publishing's)"
             log.info("%d file(s) go without an attestation: %s", len(missing), why)
         if held and record is not None:
-            self._verify(ctx, state, held, record, claims, trust)
+            _verify(ctx, state, held, record, trust)
         ctx.attestations = held
 
-    def _verify(self, ctx: Context, state: RunState, held: dict[str, bytes], record: provenance.AttestationsRecord,
-                claims: Claims | None, trust: ClientTrustConfig | None) -> None:
-        from pipeline import attestations as pep740
 
-        expected = pep740.Publisher(repository=record.signer.repository, workflow=record.signer.workflow)
-        if claims is not None and (claims.repository, claims.workflow) != (
-                expected.repository, expected.workflow):
-            raise pep740.AttestationInvalid(
-                f"run {state.run_id}'s attestations were signed by {expected.describe()}, but this job is "
-                f"{claims.repository} workflow {claims.workflow}", reason="identity",
-                hint="publish the run from the workflow that signed it; PyPI checks the attestations against the "
-                     "trusted publisher that uploads them")
-        self._ensure_files(ctx, state)
-        trust = trust or pep740.trust_config(refresh=bool(os.environ.get("GITHUB_ACTIONS")))
-        for name, data in sorted(held.items()):
-            pep740.verify(ctx.files[name], data, expected, trust)
-        log.info("%d attestation(s) verified offline against their files and %s", len(held), expected.describe())
+def _verify(ctx: Context, state: RunState, held: dict[str, bytes], record: provenance.AttestationsRecord,
+            trust: ClientTrustConfig | None) -> None:
+    """Every held attestation, offline, against its file and the run's signer."""
+    from pipeline import attestations as pep740
 
-    @staticmethod
-    def _ensure_files(ctx: Context, state: RunState) -> None:
-        if not all(a.name in ctx.files for a in state.artifacts):
-            ctx.files = ctx.runs.fetch(state, ctx.workdir / "publish")  # each file checked against its record
+    expected = pep740.Publisher(repository=record.signer.repository, workflow=record.signer.workflow)
+    files = ctx.local_files(state)
+    trust = trust or pep740.trust_config(refresh=bool(os.environ.get("GITHUB_ACTIONS")))
+    for name, data in sorted(held.items()):
+        pep740.verify(files[name], data, expected, trust)
+    log.info("%d attestation(s) verified offline against their files and %s", len(held), expected.describe())
 
 
-def _same_signer(record: provenance.AttestationsRecord | None, claims: Claims) -> None:
-    """A run's attestations come from one identity: a rerun from elsewhere adds none."""
+def _same_signer(state: RunState, record: provenance.AttestationsRecord | None, claims: Claims) -> None:
+    """A run's attestations come from one identity: a job of another repository or workflow
+    neither adds to them nor sends them (PyPI checks them against the uploading publisher)."""
     from pipeline import attestations as pep740
 
     if record is None:
@@ -116,6 +107,7 @@ def _same_signer(record: provenance.AttestationsRecord | None, claims: Claims) -
     signer = record.signer
     if (signer.repository, signer.workflow) != (claims.repository, claims.workflow):
         raise pep740.AttestationInvalid(
-            f"this run's other attestations were signed by {signer.repository} workflow {signer.workflow}, "
-            f"this job is {claims.repository} workflow {claims.workflow}", reason="identity",
-            hint="publish the run from the workflow that signed it")
+            f"run {state.run_id}'s attestations were signed by {signer.repository} workflow {signer.workflow}, "
+            f"but this job is {claims.repository} workflow {claims.workflow}", reason="identity",
+            hint="publish the run from the workflow that signed it; PyPI checks the attestations against the "
+                 "trusted publisher that uploads them")

@@ -32,8 +32,7 @@ class Inspect(Stage):
     def run(self, ctx: Context) -> None:
         plan, state = ctx.need_plan(), ctx.need_state()
         artifacts = state.artifacts
-        if not all(a.name in ctx.files for a in artifacts):
-            ctx.files = ctx.runs.fetch(state, ctx.workdir / "publish")  # each file checked against its record
+        ctx.local_files(state)
         findings = Findings(plan.checks)
         check_completeness(plan, artifacts, findings)
         check_files([ctx.files[a.name] for a in artifacts], findings, plan=plan, native=plan.native, parity=False,

@@ -25,10 +25,9 @@ class Publish(Stage):
     def run(self, ctx: Context) -> None:
         plan, state, config = ctx.need_plan(), ctx.need_state(), ctx.index
         artifacts = wheels_first(state.artifacts)
-        if not all(a.name in ctx.files for a in artifacts):
-            ctx.files = ctx.runs.fetch(state, ctx.workdir / "publish")
+        files = ctx.local_files(state)
         publisher = ctx.publisher(None if plan.dry_run else credentials.for_upload(config))
-        outcomes = publisher.publish(artifacts, ctx.files, known=ctx.listing, attestations=ctx.attestations)
+        outcomes = publisher.publish(artifacts, files, known=ctx.listing, attestations=ctx.attestations)
         if plan.dry_run:
             would = [n for n, o in outcomes.items() if o == WOULD_UPLOAD]
             log.info("dry run: %d file(s) would be uploaded to %s (%s), %d already there", len(would),

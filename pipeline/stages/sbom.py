@@ -33,10 +33,8 @@ class MakeSbom(Stage):
 
         plan = ctx.need_plan()
         state = ctx.runs.read(plan.run_id)  # the records as stored: every slice's, and verify's
-        if not all(a.name in ctx.files for a in state.artifacts):
-            ctx.files = ctx.runs.fetch(state, ctx.workdir / "sbom")  # each file checked against its record
-        document = sbom.release_sbom(state, sbom.declared([ctx.files[a.name] for a in state.artifacts],
-                                                          ctx.spec.limits))
+        files = ctx.local_files(state)
+        document = sbom.release_sbom(state, sbom.declared([files[a.name] for a in state.artifacts], ctx.spec.limits))
         name = sbom.sbom_name(plan.project, plan.version)
         held = provenance.read_sbom(ctx.runs, state)
         if held is not None and held[0].sha256 == hashlib.sha256(document).hexdigest():
