@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Any, Self
 
 from packaging.utils import canonicalize_name
 
@@ -36,7 +36,6 @@ ATTESTATION_LIMIT = 256 * 1024
 SBOM_LIMIT = 16 << 20
 _REPOSITORY = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 _WORKFLOW = re.compile(r"[A-Za-z0-9_.-]+\.ya?ml")
-T = TypeVar("T")
 _SBOM_NAME = re.compile(r"[a-z0-9][a-z0-9._-]*-[A-Za-z0-9.+!_-]+\.cdx\.json")
 
 
@@ -87,7 +86,7 @@ def attestation_name(dist: str) -> str:
 def read_attestations(runs: Runs, state: RunState) -> AttestationsRecord | None:
     """The run's attestation record, every name and value checked, or None."""
     at = runs.key(state.run_id, "attestations.json")
-    record = _load(runs, at, AttestationsRecord.from_json)
+    record = runs.read_record(at, AttestationsRecord.from_json)
     if record is None:
         return None
     names = {a.name for a in state.artifacts}
@@ -120,20 +119,20 @@ def store_attestations(runs: Runs, run_id: str, signed: Mapping[str, bytes], sig
     files = {**(earlier.files if earlier else {}),
              **{name: hashlib.sha256(data).hexdigest() for name, data in signed.items()}}
     record = AttestationsRecord(signer=signer, files=dict(sorted(files.items())), signed=when)
-    runs._put(runs.key(run_id, "attestations.json"), record.to_json())
+    runs.put_record(runs.key(run_id, "attestations.json"), record.to_json())
     return record
 
 
 def store_sbom(runs: Runs, run_id: str, name: str, data: bytes, when: str) -> SbomRecord:
     runs.store.put_json(runs.key(run_id, "sbom", name), data)
     record = SbomRecord(name=name, sha256=hashlib.sha256(data).hexdigest(), size=len(data), made=when)
-    runs._put(runs.key(run_id, "sbom.json"), record.to_json())
+    runs.put_record(runs.key(run_id, "sbom.json"), record.to_json())
     return record
 
 
 def read_sbom(runs: Runs, state: RunState) -> tuple[SbomRecord, bytes] | None:
     at = runs.key(state.run_id, "sbom.json")
-    record = _load(runs, at, SbomRecord.from_json)
+    record = runs.read_record(at, SbomRecord.from_json)
     if record is None:
         return None
     expected = f"{canonicalize_name(state.plan.project)}-{state.plan.version}.cdx.json"
@@ -154,11 +153,6 @@ def write_beside(dest: Path, files: Mapping[str, bytes]) -> list[Path]:
         tmp.replace(path)
         written.append(path)
     return written
-
-
-def _load(runs: Runs, key: str, from_json: Callable[[dict[str, Any]], T]) -> T | None:
-    data = runs._get(key)
-    return None if data is None else runs._load(from_json, data, key)
 
 
 def _read_checked(runs: Runs, key: str, sha256: str, limit: int) -> bytes:

@@ -118,6 +118,15 @@ class Runs:
             raise IntegrityError(f"{key} in {self.store.url} is not a record: it holds JSON null", hint=validation.HINT)
         return data
 
+    def put_record(self, key: str, data: Any) -> None:
+        """Store one record's JSON under `key` (a key of `key()`)."""
+        self._put(key, data)
+
+    def read_record(self, key: str, from_json: Callable[[dict[str, Any]], T]) -> T | None:
+        """The record under `key`, read as JSON and made by `from_json`, or None; anything
+        else stored there is an `IntegrityError` naming it."""
+        return self._load(from_json, self._get(key), key)
+
     def write_plan(self, plan: Plan) -> None:
         self._put(self.key(plan.run_id, "plan.json"), plan.to_json())
 
