@@ -14,6 +14,7 @@ from typing import ClassVar, Protocol
 
 from packaging.version import Version
 
+from pipeline.builders.base import Built
 from pipeline.credentials import Credential
 from pipeline.errors import UsageError
 from pipeline.index import Index, Listed
@@ -73,6 +74,9 @@ class Context:
     plan: Plan | None = None
     state: RunState | None = None
     built: list[tuple[BuildRecord, dict[str, Path]]] = field(default_factory=list)
+    #: What the plan built to learn the version or kind (the sdist; the wheel when it is
+    #: pure), by slice name: the build stage of the same process takes it, not building again.
+    prebuilt: dict[str, list[Built]] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)  # verified local copies, by name
     verification: VerifyRecord | None = None
     publication: PublishRecord | None = None

@@ -128,16 +128,24 @@ def _metadata_from_hook(root: Path, log_file: Path | None) -> tuple[str, str, st
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def load_project(root: Path, *, log_file: Path | None = None) -> Project:
-    """Read a project's declared metadata.
+@dataclass(frozen=True, kw_only=True)
+class Configuration:
+    """What a project's files say without running its backend: pyproject.toml's tables,
+    the backend, and the name, version and Requires-Python where they are static."""
 
-    The version is static (``[project].version``) where declared, else asked of the
-    PEP 517 metadata hook, whose output goes to `log_file` (a run passes
-    ``WORKDIR/metadata-hook.log``; by default a temporary one, kept only if the hook
-    fails). Raises `UsageError` for a folder with no build configuration,
-    `VersionMismatch` for a declared version that is not PEP 440, `BuildFailed` when
-    the backend fails, its output's end in the message.
-    """
+    root: Path
+    pyproject: dict[str, Any]
+    backend: str
+    static: tuple[str, str, str | None] | None  # None: the backend computes the version
+
+    @property
+    def version_is_dynamic(self) -> bool:
+        return self.static is None
+
+
+def configuration(root: Path) -> Configuration:
+    """Read a project's build configuration. Raises `UsageError` for a folder with no
+    build configuration or a pyproject.toml that is not TOML."""
     root = root.resolve()
     pyproject = root / "pyproject.toml"
     if not root.is_dir():
@@ -157,24 +165,57 @@ def load_project(root: Path, *, log_file: Path | None = None) -> Project:
     table = data.get("project", {})
     assert isinstance(table, dict)
     backend = str(data.get("build-system", {}).get("build-backend", "setuptools.build_meta:__legacy__"))
-    static = "version" not in table.get("dynamic", []) and "version" in table and "name" in table
-    if static:
-        name, raw, requires = table["name"], table["version"], table.get("requires-python")
-        source = f"{pyproject.name} [project].version"
+    static = None
+    if "version" not in table.get("dynamic", []) and "version" in table and "name" in table:
+        static = (table["name"], table["version"], table.get("requires-python"))
+    return Configuration(root=root, pyproject=data, backend=backend, static=static)
+
+
+def _from_sdist(sdist: Path) -> tuple[str, str, str | None]:
+    """Name, version and Requires-Python from the PKG-INFO of an sdist its backend just
+    built, read within the archive limits (the backend is the project's code)."""
+    from pipeline.archives import ArchiveError
+    from pipeline.checks.metadata import read_metadata
+
+    try:
+        fields = read_metadata(sdist).fields
+    except (ValueError, ArchiveError) as exc:
+        raise BuildFailed(f"the sdist its backend built, {sdist.name}, cannot be read: {exc}",
+                          hint="build it with `uv build --sdist` and look inside") from None
+    return str(fields.get("Name", "")), str(fields.get("Version", "")), fields.get("Requires-Python")
+
+
+def load_project(root: Path | Configuration, *, log_file: Path | None = None, sdist: Path | None = None) -> Project:
+    """Read a project's declared metadata.
+
+    The version is static (``[project].version``) where declared, else read from
+    `sdist` (an sdist of this very checkout, built by its backend) where given, else
+    asked of the PEP 517 metadata hook, whose output goes to `log_file` (a run passes
+    ``WORKDIR/metadata-hook.log``; by default a temporary one, kept only if the hook
+    fails). Raises `UsageError` for a folder with no build configuration,
+    `VersionMismatch` for a declared version that is not PEP 440, `BuildFailed` when
+    the backend fails, its output's end in the message.
+    """
+    config = root if isinstance(root, Configuration) else configuration(root)
+    if config.static is not None:
+        (name, raw, requires), source = config.static, "pyproject.toml [project].version"
+    elif sdist is not None:
+        name, raw, requires = _from_sdist(sdist)
+        source = f"the PKG-INFO of the sdist {config.backend} built"
     else:
-        log.info("asking %s's build backend for its metadata", root.name)
-        name, raw, requires = _metadata_from_hook(root, log_file)
-        source = f"the PEP 517 metadata hook of {backend}"
+        log.info("asking %s's build backend for its metadata", config.root.name)
+        name, raw, requires = _metadata_from_hook(config.root, log_file)
+        source = f"the PEP 517 metadata hook of {config.backend}"
     try:
         version = Version(raw)
     except InvalidVersion:
         raise VersionMismatch(f"{source} gives version {raw!r}, which is not PEP 440") from None
     return Project(
-        root=root,
+        root=config.root,
         name=name,
         version=version,
         version_source=source,
         requires_python=requires,
-        backend=backend,
-        pyproject=data,
+        backend=config.backend,
+        pyproject=config.pyproject,
     )

@@ -9,8 +9,8 @@ the hook it is told to, prints a distinctive line to stderr and fails.
 from __future__ import annotations
 
 import re
-import shutil
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,7 @@ from pipeline import kind
 from pipeline.builders import BuildJob, append_output, tail
 from pipeline.builders.local import LocalBuilder
 from pipeline.errors import BuildFailed
+from pipeline.planning import PURE, SDIST
 from pipeline.project import load_project
 from pipeline.records import Slice
 
@@ -127,61 +128,42 @@ def _release(cli, project: Path, tmp_path: Path, store: str, *args: str):  # typ
 
 
 @pytest.mark.integration
-def test_a_backend_failing_in_its_metadata_hook_shows_its_own_error(cli, sandbox_env, file_store, tmp_path,
-                                                                    monkeypatch):
+@pytest.mark.parametrize("hook", ["get_requires_for_build_sdist", "build_sdist", "get_requires_for_build_wheel",
+                                  "build_wheel"])
+def test_a_backend_failing_while_the_plan_builds_shows_its_own_error(cli, sandbox_env, file_store, tmp_path,
+                                                                      monkeypatch, hook):
+    """A dynamic version and a kind only a wheel shows: the plan builds the sdist and a
+    wheel from it, and whichever hook fails, says so in the backend's own words."""
     monkeypatch.setenv("TWINE_PASSWORD", "pypi-not-for-backends")
-    project = _project(tmp_path, "get_requires_for_build_wheel")
+    project = _project(tmp_path, hook)
     result = _release(cli, project, tmp_path, file_store)
     assert result.code == BuildFailed.exit_code, result.err
-    said = LAST_WORDS.format(hook="get_requires_for_build_wheel")
-    assert said in result.err  # the backend's own error, not only uv's exit status
-    assert "in its get_requires_for_build_wheel hook (exit 1)" in result.err
-    assert "returned non-zero exit status" not in result.err
+    said = LAST_WORDS.format(hook=hook)
+    assert "building the sdist and a wheel from it failed" in result.err
+    assert said in result.err  # the backend's own error, not only the frontend's exit status
+    assert f"broken_backend.{hook}` failed" in result.err  # the frontend names the hook
     log = _named_log(result.err)
-    try:
-        assert log.name == "metadata-hook.log"
-        held = log.read_text(encoding="utf-8")
-        assert said in held and "a line on stdout before the failure" in held
-        assert "get_requires_for_build_wheel: TWINE_PASSWORD is unset" in held
-    finally:
-        if not log.is_relative_to(tmp_path):  # the plan stage gave no log path: a folder of its own
-            shutil.rmtree(log.parent, ignore_errors=True)
-
-
-@pytest.mark.integration
-def test_a_backend_failing_in_build_wheel_shows_its_own_error_while_deciding_the_kind(cli, sandbox_env, file_store,
-                                                                                      tmp_path):
-    project = _project(tmp_path, "build_wheel")
-    result = _release(cli, project, tmp_path, file_store)
-    assert result.code == BuildFailed.exit_code, result.err
-    said = LAST_WORDS.format(hook="build_wheel")
-    assert "to learn whether it is pure or native failed" in result.err
-    assert said in result.err
-    log = _named_log(result.err)
-    assert log == tmp_path / "work" / "kind.log"
-    assert said in log.read_text(encoding="utf-8")
+    assert log == tmp_path / "work" / "sdist.log"
+    held = log.read_text(encoding="utf-8")
+    assert said in held and "a line on stdout before the failure" in held
+    assert f"{hook}: TWINE_PASSWORD is unset" in held and "is set" not in held
     assert f"build logs are kept in {tmp_path / 'work'}" in result.err
 
 
-@pytest.mark.integration
-def test_a_backend_failing_in_build_wheel_shows_its_own_error_from_the_local_builder(cli, sandbox_env, file_store,
-                                                                                     tmp_path, monkeypatch):
-    monkeypatch.setenv("TWINE_PASSWORD", "pypi-not-for-backends")
-    project = _project(tmp_path, "build_wheel")
-    spec = tmp_path / "spec.toml"
-    spec.write_text('kind = "pure"\n')  # no trial build: the failure comes from the build stage
-    result = _release(cli, project, tmp_path, file_store, "--spec", str(spec))
-    assert result.code == BuildFailed.exit_code, result.err
-    said = LAST_WORDS.format(hook="build_wheel")
-    assert "building py3-none-any failed (exit 1)" in result.err
-    assert said in result.err
-    log = _named_log(result.err)
-    assert log == tmp_path / "work" / "py3-none-any.log"
+def test_a_backend_failing_in_its_metadata_hook_shows_its_own_error(tmp_path, credentials):
+    """The metadata hook (the publish job's `load` asks it of a checkout) fails: its
+    own last words, the hook named, and its whole output in the log."""
+    log = tmp_path / "work" / "metadata-hook.log"
+    with pytest.raises(BuildFailed) as failed:
+        load_project(_project(tmp_path, "get_requires_for_build_wheel"), log_file=log)
+    said = LAST_WORDS.format(hook="get_requires_for_build_wheel")
+    assert said in failed.value.message
+    assert "in its get_requires_for_build_wheel hook (exit 1)" in failed.value.message
+    assert "returned non-zero exit status" not in failed.value.message
+    assert _named_log(failed.value.message) == log
     held = log.read_text(encoding="utf-8")
-    assert said in held
-    assert "build_wheel: TWINE_PASSWORD is unset" in held
-    sdist_log = (tmp_path / "work" / "sdist.log").read_text(encoding="utf-8")
-    assert "build_sdist: TWINE_PASSWORD is unset" in sdist_log
+    assert said in held and "a line on stdout before the failure" in held
+    assert "get_requires_for_build_wheel: TWINE_PASSWORD is unset" in held
 
 
 # --- each place wheelship runs a backend, called as a function ----------------------------
@@ -239,11 +221,21 @@ def test_a_build_requirement_that_cannot_be_installed_shows_the_installers_error
     assert str(missing) in log.read_text(encoding="utf-8")
 
 
-def test_the_trial_build_sees_no_credential(tmp_path, credentials):
-    log = tmp_path / "kind.log"
-    native, why = kind.by_building(_project(tmp_path, None), log)
+def test_the_plans_build_sees_no_credential_and_tells_the_kind(tmp_path, credentials):
+    out, logs = tmp_path / "dist", tmp_path / "logs"
+    out.mkdir()
+    logs.mkdir()
+    job = BuildJob(project_dir=_project(tmp_path, None), slice=Slice(name="sdist", platform="any", arch="any",
+                                                                     runner="ubuntu-latest", identifiers=("sdist",)),
+                   sdist=None, outdir=out, logdir=logs, native=False, requires_python=None, test_command=None,
+                   smoke_test="", source_date_epoch=None)
+    sdist, wheel = LocalBuilder().sdist_and_wheel(job)
+    assert (sdist.path.name, wheel.path.name) == ("ws_broken_backend-1.0.0.tar.gz",
+                                                  "ws_broken_backend-1.0.0-py3-none-any.whl")
+    assert wheel.built_from == sdist.path and sdist.path.parent == wheel.path.parent == out
+    native, why = kind.of_wheel(wheel.path)
     assert not native and "py3-none-any" in why
-    held = log.read_text(encoding="utf-8")
+    held = (logs / "sdist.log").read_text(encoding="utf-8")
     assert "build_wheel: TWINE_PASSWORD is unset" in held and "is set" not in held
 
 
@@ -259,6 +251,26 @@ def test_the_local_builder_sees_no_credential(tmp_path, credentials):
     assert built.path.name == "ws_broken_backend-1.0.0.tar.gz"
     held = (logs / "sdist.log").read_text(encoding="utf-8")
     assert "build_sdist: TWINE_PASSWORD is unset" in held and "is set" not in held
+
+
+def test_a_backend_failing_in_build_wheel_shows_its_own_error_from_the_local_builder(tmp_path, credentials):
+    """A build job (the plan built nothing there) builds the pure wheel from the run's sdist."""
+    out, logs = tmp_path / "dist", tmp_path / "logs"
+    out.mkdir()
+    logs.mkdir()
+    job = BuildJob(project_dir=_project(tmp_path, "build_wheel"), slice=SDIST, sdist=None, outdir=out, logdir=logs,
+                   native=False, requires_python=None, test_command=None, smoke_test="", source_date_epoch=None)
+    [sdist] = LocalBuilder().build(job)
+    with pytest.raises(BuildFailed) as failed:
+        LocalBuilder().build(replace(job, slice=PURE, sdist=sdist.path))
+    said = LAST_WORDS.format(hook="build_wheel")
+    assert "building py3-none-any failed (exit" in failed.value.message
+    assert said in failed.value.message
+    log = _named_log(failed.value.message)
+    assert log == logs / "py3-none-any.log"
+    held = log.read_text(encoding="utf-8")
+    assert said in held and "build_wheel: TWINE_PASSWORD is unset" in held and "is set" not in held
+    assert "build_sdist: TWINE_PASSWORD is unset" in (logs / "sdist.log").read_text(encoding="utf-8")
 
 
 def test_a_log_is_read_as_utf8_whatever_the_platform_says(tmp_path):

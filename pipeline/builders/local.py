@@ -1,9 +1,10 @@
-"""The local builder: the `build` frontend, the sdist first, wheels from the sdist.
+"""The local builder: a PEP 517 frontend, the sdist first, wheels from the sdist.
 
-Used where cibuildwheel cannot run (Linux with no container engine). Each native
-wheel is built by the local CPython its identifier names, through a small cached
-frontend environment for that interpreter, then repaired with auditwheel so its
-tag is a manylinux one PyPI accepts.
+Used where cibuildwheel cannot run (Linux with no container engine). The frontend is
+`uv build` (`python -m build`, through a small cached environment per interpreter,
+where wheelship runs without uv). Each native wheel is built by the local CPython its
+identifier names, then repaired with auditwheel so its tag is a manylinux one PyPI
+accepts.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Literal
 
-from pipeline import archives, interpreters, ui
+from pipeline import interpreters, ui
 from pipeline.builders.base import BuildJob, Built, run_before_sdist
 from pipeline.buildlog import tail
 from pipeline.cleanenv import for_builds
@@ -74,40 +76,50 @@ class LocalBuilder:
     def _sdist(self, job: BuildJob) -> Built:
         log_file = job.logdir / "sdist.log"
         run_before_sdist(job.before_sdist, job.project_dir, log_file)
-        before = set(job.outdir.glob("*.tar.gz"))
-        _run([sys.executable, "-m", "build", "--sdist", "--installer", _installer(), "--outdir",
-              str(job.outdir), str(job.project_dir)], log_file, job, "the sdist")
-        made = set(job.outdir.glob("*.tar.gz")) - before or set(job.outdir.glob("*.tar.gz"))
-        return Built(path=sorted(made)[-1], tools=self._tools(platform.python_version()))
+        out = _fresh(job.logdir / "raw-sdist")
+        _run(_frontend_command(None, "sdist", job.project_dir, out), log_file, job, "the sdist")
+        return Built(path=_move(_one(out, "*.tar.gz"), job.outdir), tools=self._tools(platform.python_version()))
+
+    def sdist_and_wheel(self, job: BuildJob) -> tuple[Built, Built]:
+        """The sdist, and a wheel built from that very sdist by this Python, in one
+        frontend call (both frontends build the wheel from the sdist they just made):
+        what a plan builds to learn a project's version and kind. The wheel is not
+        repaired; `job.slice` names the sdist's slice, and the log is ``sdist.log``."""
+        log_file = job.logdir / "sdist.log"
+        run_before_sdist(job.before_sdist, job.project_dir, log_file)
+        out = _fresh(job.logdir / "raw-sdist")
+        _run(_frontend_command(None, "both", job.project_dir, out), log_file, job,
+             "the sdist and a wheel from it")
+        tools = self._tools(platform.python_version())
+        sdist = _move(_one(out, "*.tar.gz"), job.outdir)
+        return Built(path=sdist, tools=tools), Built(path=_move(_one(out, "*.whl"), job.outdir), tools=tools,
+                                                    built_from=sdist)
 
     def _wheel(self, job: BuildJob, identifier: str) -> Built:
-        if identifier == "py3-none-any":
-            python, full = sys.executable, platform.python_version()
-        else:
+        interpreter = None
+        if identifier != "py3-none-any":
             interpreter = interpreters.by_tag(identifier.split("-")[0])
             if interpreter is None:
                 raise BuildFailed(f"no local interpreter builds {identifier}")
-            python, full = str(_frontend(interpreter)), interpreter.full_version
-        raw = job.logdir / f"raw-{identifier}"
-        raw.mkdir(parents=True, exist_ok=True)
-        # Each wheel from its own unpacked sdist: backends such as setuptools write build/
-        # and *.egg-info into the tree, and parallel builds in one tree collide there.
+        raw = _fresh(job.logdir / f"raw-{identifier}")
         assert job.sdist is not None
-        source = _unpack(job.sdist, raw / "src")
         log_file = job.logdir / f"{identifier}.log"
-        _run([python, "-m", "build", "--wheel", "--installer", _installer(), "--outdir", str(raw),
-              str(source)], log_file, job, identifier)
-        wheel = next(raw.glob("*.whl"))
+        # Each wheel from the sdist file itself: the frontend unpacks it into a folder of
+        # its own, so parallel builds never share a tree (setuptools writes build/ there).
+        _run(_frontend_command(interpreter, "wheel", job.sdist, raw), log_file, job, identifier)
+        wheel = _one(raw, "*.whl")
         if job.native and platform.system() == "Linux" and not wheel.name.endswith("-any.whl"):
             _run([sys.executable, "-m", "auditwheel", "repair", *_host_policy(), "--wheel-dir",
                   str(raw / "repaired"), str(wheel)], log_file, job, f"auditwheel repair of {identifier}")
-            wheel = next((raw / "repaired").glob("*.whl"))
-        final = job.outdir / wheel.name
-        shutil.move(wheel, final)
-        return Built(path=final, tools=self._tools(full), identifier=identifier, built_from=job.sdist)
+            wheel = _one(raw / "repaired", "*.whl")
+        full = interpreter.full_version if interpreter else platform.python_version()
+        return Built(path=_move(wheel, job.outdir), tools=self._tools(full), identifier=identifier,
+                     built_from=job.sdist)
 
     def _tools(self, python: str) -> dict[str, str]:
-        tools = {"build": _version("build"), "python": python, "uv": _version("uv")}
+        tools = {"python": python, "uv": _version("uv")}
+        if interpreters.uv_binary() is None:
+            tools["build"] = _version("build")
         if platform.system() == "Linux":
             tools["auditwheel"] = _version("auditwheel")
         return tools
@@ -124,8 +136,42 @@ def _host_policy() -> list[str]:
     return ["--plat", f"manylinux_{major}_{minor}_{platform.machine()}"]
 
 
-def _installer() -> str:
-    return "uv" if interpreters.uv_binary() else "pip"
+Frontend = Literal["sdist", "wheel", "both"]
+
+
+def _frontend_command(interpreter: interpreters.Interpreter | None, what: Frontend, source: Path,
+                      outdir: Path) -> list[str]:
+    """The command that builds `what` from `source` (a project folder, or an sdist for a
+    wheel) into `outdir`, with `interpreter` (None: this Python) in the build
+    environment. "both" is the sdist, then a wheel from it."""
+    flags = {"sdist": ["--sdist"], "wheel": ["--wheel"], "both": []}[what]
+    uv = interpreters.uv_binary()
+    python = str(interpreter.path) if interpreter else sys.executable
+    if uv:
+        return [uv, "build", *flags, "--python", python, "--out-dir", str(outdir), str(source)]
+    frontend = str(_frontend(interpreter)) if interpreter else python
+    return [frontend, "-m", "build", *flags, "--installer", "pip", "--outdir", str(outdir), str(source)]
+
+
+def _fresh(folder: Path) -> Path:
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def _one(folder: Path, pattern: str) -> Path:
+    """The one file matching `pattern` a frontend wrote into `folder`."""
+    made = sorted(folder.glob(pattern))
+    if len(made) != 1:
+        raise BuildFailed(f"the build frontend wrote {len(made)} files matching {pattern} into {folder}, not one",
+                          hint="build the project with `uv build` to see what its backend makes")
+    return made[0]
+
+
+def _move(path: Path, folder: Path) -> Path:
+    final = folder / path.name
+    shutil.move(path, final)
+    return final
 
 
 def _env(job: BuildJob) -> dict[str, str]:
@@ -152,16 +198,8 @@ def _run(command: list[str], log_file: Path, job: BuildJob, what: str) -> None:
         raise BuildFailed(
             f"building {what} failed (exit {result.returncode}); the end of {log_file}:\n{tail(log_file)}",
             hint=f"fix the build error shown (the whole output is in {log_file}); "
-                 "`python -m build` in the project reproduces it",
+                 f"`{'uv build' if interpreters.uv_binary() else 'python -m build'}` in the project reproduces it",
         )
-
-
-def _unpack(sdist: Path, dest: Path) -> Path:
-    archives.extract(sdist, dest)
-    roots = [p for p in dest.iterdir() if p.is_dir()]
-    if len(roots) != 1:
-        raise BuildFailed(f"{sdist.name} does not hold exactly one top-level folder")
-    return roots[0]
 
 
 def _frontend(interpreter: interpreters.Interpreter) -> Path:

@@ -1,7 +1,9 @@
 """build: each slice's files, made by the builder stated for it, and its record.
 
 The sdist is built first; wheels are built from it. A slice this run has already
-recorded is not built again. Every file's version must be the release's.
+recorded is not built again, nor one the plan of this same process built (`release`
+takes the sdist, and a pure wheel, the plan built). Every file's version must be the
+release's.
 """
 
 from __future__ import annotations
@@ -148,9 +150,13 @@ class Build(Stage):
         sdist = None
         for s in todo:
             builder, why = builders.choose(ctx.options.builder, s, project_dir)
-            if s.name != "sdist" and sdist is None:
-                sdist = self._sdist(ctx, plan, job)
-            built = builder.build(replace(job, slice=s, sdist=sdist))
+            built = ctx.prebuilt.get(s.name)
+            if built:
+                log.info("slice %s: built from this checkout while planning; not built again", s.name)
+            else:
+                if s.name != "sdist" and sdist is None:
+                    sdist = self._sdist(ctx, plan, job)
+                built = builder.build(replace(job, slice=s, sdist=sdist))
             record, files = make_record(plan, s, builder.name, built,
                                         tag_note(project_dir, plan.tag if plan.tagged else ""), why=why)
             _not_made_twice(record, [*state.artifacts, *(a for r, _ in ctx.built for a in r.artifacts)])
