@@ -9,6 +9,7 @@ accepts.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import logging
 import os
@@ -17,7 +18,8 @@ import shutil
 import subprocess
 import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
@@ -66,12 +68,37 @@ class LocalBuilder:
         identifiers = list(job.slice.identifiers)
         workers = min(len(identifiers), os.cpu_count() or 1)
         with ui.progress(f"building {job.slice.name}", len(identifiers)) as advance, ThreadPoolExecutor(workers) as pool:
-            futures = {i: pool.submit(self._wheel, job, i) for i in identifiers}
-            built = []
-            for identifier, future in futures.items():
-                built.append(future.result())
+            # A wheel's repair is a task of its own, queued behind the builds still waiting:
+            # no worker sits idle while another builds and then repairs its last wheel.
+            finished: dict[str, Future[Built]] = {}
+            for identifier in identifiers:
+                finished[identifier] = Future()
+                built = pool.submit(self._wheel, job, identifier)
+                built.add_done_callback(functools.partial(self._then_repair, pool, job, identifier,
+                                                          finished[identifier]))
+            done = []
+            for identifier, future in finished.items():
+                done.append(future.result())
                 advance(identifier)
-        return built
+        return done
+
+    def _then_repair(self, pool: ThreadPoolExecutor, job: BuildJob, identifier: str, result: Future[Built],
+                     built: Future[Built]) -> None:
+        """When `built` is done: its repair queued on `pool`, its outcome passed on to `result`."""
+        def repair() -> None:
+            try:
+                result.set_result(self._repaired(job, identifier, built.result()))
+            except BaseException as exc:  # handed to the waiting thread as it is
+                result.set_exception(exc)
+
+        failure = built.exception()
+        if failure is not None:
+            result.set_exception(failure)
+            return
+        try:
+            pool.submit(repair)
+        except RuntimeError as exc:  # the pool is shutting down: another wheel failed, and is reported
+            result.set_exception(exc)
 
     def _sdist(self, job: BuildJob) -> Built:
         log_file = job.logdir / "sdist.log"
@@ -96,6 +123,7 @@ class LocalBuilder:
                                                     built_from=sdist)
 
     def _wheel(self, job: BuildJob, identifier: str) -> Built:
+        """One wheel built from the sdist, not yet repaired (`_repaired`)."""
         interpreter = None
         if identifier != "py3-none-any":
             interpreter = interpreters.by_tag(identifier.split("-")[0])
@@ -103,18 +131,22 @@ class LocalBuilder:
                 raise BuildFailed(f"no local interpreter builds {identifier}")
         raw = _fresh(job.logdir / f"raw-{identifier}")
         assert job.sdist is not None
-        log_file = job.logdir / f"{identifier}.log"
         # Each wheel from the sdist file itself: the frontend unpacks it into a folder of
         # its own, so parallel builds never share a tree (setuptools writes build/ there).
-        _run(_frontend_command(interpreter, "wheel", job.sdist, raw), log_file, job, identifier)
-        wheel = _one(raw, "*.whl")
-        if job.native and platform.system() == "Linux" and not wheel.name.endswith("-any.whl"):
-            _run([sys.executable, "-m", "auditwheel", "repair", *_host_policy(), "--wheel-dir",
-                  str(raw / "repaired"), str(wheel)], log_file, job, f"auditwheel repair of {identifier}")
-            wheel = _one(raw / "repaired", "*.whl")
+        _run(_frontend_command(interpreter, "wheel", job.sdist, raw), job.logdir / f"{identifier}.log", job,
+             identifier)
         full = interpreter.full_version if interpreter else platform.python_version()
-        return Built(path=_move(wheel, job.outdir), tools=self._tools(full), identifier=identifier,
-                     built_from=job.sdist)
+        return Built(path=_one(raw, "*.whl"), tools=self._tools(full), identifier=identifier, built_from=job.sdist)
+
+    def _repaired(self, job: BuildJob, identifier: str, built: Built) -> Built:
+        """A native wheel repaired by auditwheel on Linux; every wheel moved to the outdir."""
+        wheel = built.path
+        if job.native and platform.system() == "Linux" and not wheel.name.endswith("-any.whl"):
+            repaired = wheel.parent / "repaired"
+            _run([sys.executable, "-m", "auditwheel", "repair", *_host_policy(), "--wheel-dir", str(repaired),
+                  str(wheel)], job.logdir / f"{identifier}.log", job, f"auditwheel repair of {identifier}")
+            wheel = _one(repaired, "*.whl")
+        return replace(built, path=_move(wheel, job.outdir))
 
     def _tools(self, python: str) -> dict[str, str]:
         tools = {"python": python, "uv": _version("uv")}
