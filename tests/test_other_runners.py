@@ -66,7 +66,7 @@ def test_a_backend_printing_non_ascii_builds_and_fails_cleanly_without_utf8(sand
     assert "internal error" not in failed.err
     summary = (tmp_path / "summary.md").read_text(encoding="utf-8")
     assert NON_ASCII.format(hook="build_wheel") in summary  # written as UTF-8, whatever the code page
-    log = (tmp_path / "work" / "py3-none-any.log").read_text(encoding="utf-8")
+    log = (tmp_path / "work" / "sdist.log").read_text(encoding="utf-8")  # the plan builds both files
     assert NON_ASCII.format(hook="build_wheel") in log
 
 

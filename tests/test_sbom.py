@@ -96,7 +96,7 @@ def test_the_sbom_names_the_tools_from_the_records_and_the_backend_from_the_whee
     recorded = {k: v for a in state.artifacts for k, v in a.tools.items()}
     assert tools["wheelship"] == state.plan.written_by != ""
     assert all(tools[name] == version for name, version in recorded.items())
-    assert "build" in recorded and "python" in recorded
+    assert "uv" in recorded and "python" in recorded  # the frontend (uv build) and the interpreter
     assert tools["setuptools"]  # the backend, from the wheel's WHEEL Generator
 
 
