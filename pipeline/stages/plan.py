@@ -6,29 +6,26 @@ and on GitHub Actions written to ``GITHUB_OUTPUT`` as the keys of `pipeline.outp
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import os
 import platform
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, replace
 from pathlib import Path
 
 from pipeline import __version__, kind
-from pipeline.builders import BuildJob, Built, run_before_sdist
-from pipeline.builders.local import LocalBuilder
 from pipeline.context import Context, Stage
 from pipeline.errors import NothingToDo, StoreError, UsageError, VersionMismatch, WheelshipError
 from pipeline.git import git
 from pipeline.index import Listing
 from pipeline.outputs import PLAN as PLAN_OUTPUTS
-from pipeline.planning import PURE, SDIST, plan_slices
-from pipeline.project import Configuration, configuration, load_project
+from pipeline.planning import plan_slices
+from pipeline.project import configuration, load_project
 from pipeline.publishing import already_published
 from pipeline.records import Plan as PlanRecord
 from pipeline.runs import RunState, new_run_id, now
-from pipeline.stages.build import source_date_epoch
+from pipeline.stages import early
 from pipeline.versioning import check_same, is_prerelease
 
 log = logging.getLogger(__name__)
@@ -76,22 +73,6 @@ def github_matrix(plan: PlanRecord) -> dict[str, list[dict[str, str]]]:
                         for s in plan.slices]}
 
 
-#: What the later stages of a release load, most of a second of one core between them:
-#: the signing and SBOM libraries. A release loads them on a second thread while its
-#: plan builds; only third-party modules, never one of wheelship's own, which the
-#: plan's thread may be importing at the same moment.
-LOADED_BESIDE_THE_BUILD = ("pypi_attestations", "sigstore.sign", "sigstore.verify", "sigstore.oidc",
-                           "cyclonedx.model.bom", "cyclonedx.output.json")
-
-
-def _load(modules: tuple[str, ...]) -> None:
-    for module in modules:
-        try:
-            importlib.import_module(module)
-        except ImportError:  # the stage that needs it says so, in its own words
-            return
-
-
 class Plan(Stage):
     name = "plan"
 
@@ -100,10 +81,10 @@ class Plan(Stage):
         assert request is not None and ctx.options.project_dir is not None
         config = configuration(ctx.options.project_dir)
         known = kind.settled(config.backend, config.pyproject, config.root, ctx.spec.kind)
-        with ThreadPoolExecutor(2) as pool:
-            building = self._build_early(ctx, config, known, pool)
-            if building and ctx.spec.publish.attestations != "off":
-                pool.submit(_load, LOADED_BESIDE_THE_BUILD)
+        with ThreadPoolExecutor(1) as pool:
+            building = early.build(ctx, config, known, pool)
+            if building and ctx.options.command == "release":
+                early.load_later_stages(ctx)
             needed = building.result() if building and (known is None or config.version_is_dynamic) else None
             project = ctx.project = load_project(config, log_file=ctx.workdir / "metadata-hook.log",
                                                  sdist=needed[0].path if needed else None)
@@ -111,20 +92,14 @@ class Plan(Stage):
             if not tagged:  # a scheduled dry run: the declared version
                 request = ctx.request = replace(request, tag=str(project.version), version=project.version)
             check_same(request.version, project.version, where=project.version_source, tag=request.tag)
-            if known is None:
-                assert needed is not None and needed[1] is not None
-                known = kind.of_wheel(needed[1].path)
-            native, reason = known
+            native, reason = known or kind.of_wheel(early.wheel_of(needed))
             log.info("%s %s is %s: %s", project.name, project.version, "native" if native else "pure Python", reason)
             if building and ctx.spec.before_sdist:  # it may write files the slices are planned from
                 building.result()
             slices = plan_slices(project, native, ctx.spec.slices, host_only=ctx.options.host_only,
                                  local_builder=local_builds(ctx.options.builder), runners=ctx.spec.runners)
             if building:
-                sdist, wheel = building.result()
-                ctx.prebuilt = {"sdist": [sdist]}
-                if wheel is not None and not native:
-                    ctx.prebuilt["pure"] = [replace(wheel, identifier=PURE.identifiers[0])]
+                ctx.prebuilt = early.taken(ctx, building, slices.planned, native, config.root)
         plan = PlanRecord(
             project=project.canonical_name,
             version=str(project.version),
@@ -158,35 +133,6 @@ class Plan(Stage):
         log.info("run %s planned: %d files to %s (%s)", plan.run_id, len(plan.identifiers),
                  plan.index, ctx.spec.index(plan.index).upload_url)
 
-
-    @staticmethod
-    def _build_early(ctx: Context, config: Configuration, known: tuple[bool, str] | None,
-                     pool: ThreadPoolExecutor) -> Future[tuple[Built, Built | None]] | None:
-        """Build the sdist (and a wheel from it) now, beside the rest of the plan, where
-        the plan needs it (a dynamic version, a kind only a wheel shows) or where this
-        process builds next (`release`), which then takes these files; else None, with
-        the buildspec's before-sdist run as the plan's first step."""
-        if known is not None and not config.version_is_dynamic and ctx.options.command != "release":
-            run_before_sdist(ctx.spec.before_sdist, config.root, ctx.workdir / "before-sdist.log")
-            return None
-        out = ctx.workdir / "dist"
-        out.mkdir(parents=True, exist_ok=True)
-        job = BuildJob(project_dir=config.root, slice=SDIST, sdist=None, outdir=out, logdir=ctx.workdir, native=False,
-                       requires_python=None, test_command=None, smoke_test="",
-                       source_date_epoch=source_date_epoch(config.root), before_sdist=ctx.spec.before_sdist)
-        wheel = known is None or not known[0]
-        if known is None:
-            log.info("building the sdist of %s and a wheel from it, to see whether its backend makes a pure or a "
-                     "native wheel", config.root.name)
-        elif config.version_is_dynamic:
-            log.info("building the sdist of %s to read the version its backend gives", config.root.name)
-
-        def build() -> tuple[Built, Built | None]:
-            if wheel:
-                return LocalBuilder().sdist_and_wheel(job)
-            return LocalBuilder().build(job)[0], None
-
-        return pool.submit(build)
 
 
 class AlreadyOnIndex(Stage):
