@@ -86,6 +86,11 @@ class Context:
     stage_seconds: list[tuple[str, float]] = field(default_factory=list)  # each stage run, in order: its wall time
 
     @property
+    def dist(self) -> Path:
+        """Where this process's builds put the files they made."""
+        return self.workdir / "dist"
+
+    @property
     def finished_early(self) -> str | None:
         """Why the stages left (but those that report) have nothing to do, or None."""
         return f"the release is already published (run {self.published.run_id})" if self.published else None

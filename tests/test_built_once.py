@@ -71,3 +71,22 @@ def test_a_plan_on_its_own_builds_only_what_it_must_learn_from(cli, sandbox_env,
     assert result.code == 0, result.err
     assert (work / "sdist.log").exists() == builds
     assert not (work / "metadata-hook.log").exists()
+
+
+@pytest.mark.integration
+def test_a_native_project_of_kind_auto_keeps_the_sdist_the_plan_built_and_drops_its_trial_wheel(
+        cli, sandbox_env, file_store, tmp_path):
+    project = copy_project("cext", tmp_path)
+    spec = tmp_path / "cext.toml"
+    spec.write_text((BUILDSPECS / "cext.toml").read_text().replace('kind = "native"', 'kind = "auto"'))
+    work = tmp_path / "work"
+    result = cli("release", project, "--tag", "v0.1.0rc1", "--dry-run", "--spec", spec, "--store", file_store,
+                 "--workdir", work, "--builder", "local")
+    assert result.code == 0, result.err
+    assert "is native: the wheel its backend builds here is cp3" in result.err
+    assert "slice sdist: built from this checkout while planning; not built again" in result.err
+    [call] = _frontend_calls(work / "sdist.log")  # the sdist and the trial wheel, one call
+    assert "--sdist" not in call
+    made = sorted(p.name for p in (work / "dist").iterdir())
+    assert made[-1] == "wheelship_demo_cext-0.1.0rc1.tar.gz"
+    assert all("manylinux" in name for name in made[:-1]) and len(made) > 1  # no unrepaired trial wheel

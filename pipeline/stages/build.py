@@ -141,7 +141,7 @@ class Build(Stage):
                          state.records[s.name].runner)
         if not todo:
             return
-        out = ctx.workdir / "dist"
+        out = ctx.dist
         out.mkdir(parents=True, exist_ok=True)
         job = BuildJob(project_dir=project_dir, slice=todo[0], sdist=None, outdir=out, logdir=ctx.workdir,
                        native=plan.native, requires_python=plan.requires_python, test_command=plan.test_command,

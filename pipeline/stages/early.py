@@ -45,7 +45,7 @@ def build(ctx: Context, config: Configuration, known: tuple[bool, str] | None,
     if known is not None and not config.version_is_dynamic and ctx.options.command != "release":
         run_before_sdist(ctx.spec.before_sdist, config.root, ctx.workdir / "before-sdist.log")
         return None
-    out = ctx.workdir / "dist"
+    out = ctx.dist
     out.mkdir(parents=True, exist_ok=True)
     job = BuildJob(project_dir=config.root, slice=SDIST, sdist=None, outdir=out, logdir=ctx.workdir, native=False,
                    requires_python=None, test_command=None, smoke_test="",
@@ -100,4 +100,6 @@ def taken(ctx: Context, building: Future[Early], slices: tuple[Slice, ...], nati
     files = {SDIST.name: [sdist]}
     if wheel is not None and not native:
         files[PURE.name] = [replace(wheel, identifier=PURE.identifiers[0])]
+    elif wheel is not None:  # it showed the kind; the native wheels are built for each interpreter
+        wheel.path.unlink(missing_ok=True)
     return files
