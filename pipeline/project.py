@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
@@ -182,7 +183,14 @@ def _from_sdist(sdist: Path) -> tuple[str, str, str | None]:
     except (ValueError, ArchiveError) as exc:
         raise BuildFailed(f"the sdist its backend built, {sdist.name}, cannot be read: {exc}",
                           hint="build it with `uv build --sdist` and look inside") from None
-    return str(fields.get("Name", "")), str(fields.get("Version", "")), fields.get("Requires-Python")
+    requires = fields.get("Requires-Python")
+    try:
+        SpecifierSet(requires or "")
+    except InvalidSpecifier:
+        raise BuildFailed(f"the sdist its backend built, {sdist.name}, says Requires-Python {requires!r}, "
+                          "which is not a version specifier (PyPI refuses it too)",
+                          hint="fix requires-python in the project's configuration, such as \">=3.9\"") from None
+    return str(fields.get("Name", "")), str(fields.get("Version", "")), requires
 
 
 def load_project(root: Path | Configuration, *, log_file: Path | None = None, sdist: Path | None = None) -> Project:
