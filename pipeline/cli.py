@@ -14,6 +14,7 @@ import os
 import shutil
 import sys
 import tempfile
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -364,8 +365,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # a bug: say so in one line
-        if args.verbose:
-            log.exception("internal error")
+        if args.verbose:  # the traceback, as text: the log's formatters show only a record's message
+            log.error("internal error, where it happened:\n%s", redact(traceback.format_exc()))
         log.error("internal error: %s: %s", type(exc).__name__, redact(str(exc)))
         print("  what to do: this is a wheelship bug; rerun with --verbose and report the output",
               file=sys.stderr)

@@ -194,7 +194,7 @@ def already_published(plan: Plan, runs: Sequence[RunState], listing: Mapping[str
         reason = (f"run {same_commit.run_id} already published tag {plan.tag} (commit {plan.commit[:12]}) to "
                   f"{same_commit.publish.index}")
     elif listing is not None and set(plan.identifiers) <= {
-            identifier_of(name) for name in listing if distribution_of(name)[1] == plan.version}:
+            identifier_of(name) for name in listing if _version_of(name) == plan.version}:
         reason = (f"every planned file of {plan.project} {plan.version} ({len(plan.identifiers)}) is on "
                   f"{plan.index} already")
     elif on_index is not None:
@@ -213,6 +213,8 @@ def _listed(state: RunState, index: str, listing: Mapping[str, Listed] | None) -
 
 
 def _version_of(filename: str) -> str | None:
+    """The version in a file name an index lists, or None for a name that is no wheel's or
+    sdist's as PyPI takes them now (old releases list .tar.bz2, .exe and .egg files)."""
     try:
         return distribution_of(filename)[1]
     except ValueError:

@@ -108,3 +108,14 @@ def test_a_run_is_found_only_when_the_index_lists_each_of_its_files_with_its_has
     assert already_published(plan, [_run("r1", commit="", dry_run=True)], _listing()) is None
     assert already_published(plan, [_run("r1", commit="", published=False)], _listing()) is None
     assert already_published(plan, [_run("r1", commit="")], _listing()) is not None
+
+
+def test_old_file_names_an_index_still_lists_are_not_ours_and_break_nothing():
+    """PyPI lists what old releases uploaded (setuptools-scm 1.10.0's .tar.bz2, PyYAML
+    3.10's .exe, eggs): no such name is a wheel or sdist of this version, nor an error."""
+    old = ["pkg-0.9.tar.bz2", "pkg-0.9.win32-py2.5.exe", "pkg-0.9-py2.7.egg", "pkg-1.0.win32.exe", "garbage"]
+    listing = {name: Listed(name, f"https://files/{name}", None) for name in old}
+    assert already_published(_plan(), [], listing) is None
+    listing.update(_listing())
+    assert already_published(_plan(), [], listing) == Published("every planned file of pkg 1.0 (2) is on pypi already",
+                                                               None)

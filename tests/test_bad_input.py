@@ -143,3 +143,22 @@ def test_a_wheel_that_does_not_import_stops_the_release(cli, sandbox_env, file_s
     assert "WS302 import-failed [error]" in result.err
     assert "No module named 'importerror._generated'" in result.err
     _nothing_uploaded(sandbox_env)
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_an_internal_error_is_one_line_and_with_verbose_shows_where_with_secrets_masked(cli, monkeypatch, verbose):
+    from pipeline import cli as cli_module
+    from pipeline.redaction import register_secret
+
+    secret = "pypi-internal-error-secret-1234567890"
+    register_secret(secret)
+
+    def broken(args):  # type: ignore[no-untyped-def]
+        raise RuntimeError(f"a bug holding {secret}")
+
+    monkeypatch.setitem(cli_module.COMMANDS, "status", broken)
+    result = cli("status", "demo", "1.0", *(["--verbose"] if verbose else []))
+    assert result.code == 70
+    assert "internal error: RuntimeError: a bug holding ***" in result.err
+    assert secret not in result.err + result.out
+    assert ("where it happened" in result.err and "in broken" in result.err) == verbose

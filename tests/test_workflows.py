@@ -95,7 +95,7 @@ def _workflow(kind: str, **kwargs: object) -> dict:  # type: ignore[type-arg]
 
 @pytest.mark.parametrize("kind", ["release", "dry-run"])
 def test_project_code_never_runs_where_credentials_are(kind: str) -> None:
-    """Plan (the backend's metadata hook), builds, tests and test-installs run in jobs
+    """Plan (the backend's hooks: it builds the sdist), builds, tests and test-installs run in jobs
     with no id-token and no AWS step; the publish job holds both and runs no project code."""
     workflow = _workflow(kind)
     assert workflow["permissions"] == {}  # nothing by default

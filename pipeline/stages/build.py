@@ -60,7 +60,12 @@ def make_record(plan: Plan, slice: Slice, builder: BuilderName, built: list[Buil
     host = host_description()
     _one_file_per_identifier(slice, built)
     for item in built:
-        _name, version = distribution_of(item.path.name)
+        try:
+            _name, version = distribution_of(item.path.name)
+        except ValueError as exc:  # the backend is the project's code: its file name is input
+            raise BuildFailed(f"the build made {item.path.name!r}, which is not a wheel's or sdist's name: {exc}",
+                              hint="check what the build backend writes (`uv build` shows it); PyPI refuses such "
+                                   "a name") from None
         if version != plan.version:
             raise VersionMismatch(
                 f"{item.path.name} has version {version}, but the release is {plan.version} (tag {plan.tag})"

@@ -1,6 +1,6 @@
-"""The version a plan reads from the sdist the project's backend built: the backend is
-the project's code, so the sdist is read within limits and every field checked before
-it is used."""
+"""What a project's backend makes is input written by someone else: the sdist a plan
+reads the version from is read within limits and each field checked before use, and a
+file name no index takes is a clear build error."""
 
 from __future__ import annotations
 
@@ -62,3 +62,20 @@ def test_a_static_version_is_read_from_pyproject_even_with_an_sdist(tmp_path, pr
     (project / "pyproject.toml").write_text(PYPROJECT.replace('dynamic = ["version"]', 'version = "2.0"'))
     sdist = _sdist(tmp_path, "Metadata-Version: 2.4\nName: demo\nVersion: 1.0\n")
     assert str(load_project(configuration(project), sdist=sdist).version) == "2.0"
+
+
+@pytest.mark.parametrize("name", ["demo.whl", "demo-1.0.tar.bz2", "demo-1.0-py3-none.whl"])
+def test_a_file_a_backend_made_under_a_name_no_index_takes_is_a_build_error(tmp_path, name):
+    from pipeline.builders import Built
+    from pipeline.planning import PURE
+    from pipeline.records import Plan
+    from pipeline.stages.build import make_record
+
+    made = tmp_path / name
+    made.write_bytes(b"not a distribution")
+    plan = Plan(project="demo", version="1.0", run_id="r1", tag="v1.0", trigger="push", created="now", dry_run=False,
+                index="pypi", native=False, requires_python=None, import_names=("demo",), test_command=None,
+                slices=(PURE,))
+    with pytest.raises(BuildFailed) as failed:
+        make_record(plan, PURE, "local", [Built(path=made, tools={})])
+    assert f"the build made {name!r}, which is not a wheel's or sdist's name" in failed.value.message
