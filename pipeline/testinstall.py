@@ -276,10 +276,20 @@ def _compare(found: dict[str, Any], version: str) -> list[tuple[str, str]]:
 
 
 def _differs(value: str, expected: Version) -> bool:
+    """Whether a module's `__version__` is not the release's. A post-release repackages
+    code released before, whose modules may say that version still (certifi
+    2026.10.19.post1's ``certifi.__version__`` is "2026.10.19"): that is no defect."""
     try:
-        return Version(value) != expected
+        found = Version(value)
     except ValueError:
         return True
+    if found == expected:
+        return False
+    if expected.post is None or expected.dev is not None:
+        return True
+    epoch = f"{expected.epoch}!" if expected.epoch else ""
+    pre = "".join(map(str, expected.pre)) if expected.pre else ""
+    return found != Version(f"{epoch}{'.'.join(map(str, expected.release))}{pre}")
 
 
 def _test_command(command: str, home: Path, cwd: Path, wheel: Path, project_dir: Path | None) -> list[tuple[str, str]]:

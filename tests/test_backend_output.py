@@ -79,3 +79,24 @@ def test_a_file_a_backend_made_under_a_name_no_index_takes_is_a_build_error(tmp_
     with pytest.raises(BuildFailed) as failed:
         make_record(plan, PURE, "local", [Built(path=made, tools={})])
     assert f"the build made {name!r}, which is not a wheel's or sdist's name" in failed.value.message
+
+
+@pytest.mark.parametrize(("module_says", "release", "differs"), [
+    ("1.0", "1.0", False),
+    ("1.0.0", "1.0", False),                  # the same version, spelled otherwise
+    ("2026.10.19", "2026.10.19.post1", False),  # a post-release repackages the code released as 2026.10.19
+    ("1.0rc1", "1.0rc1.post2", False),
+    ("1!2.0", "1!2.0.post1", False),
+    ("1.0", "1.0.post1.dev1", True),          # a development release of a post-release: the code moved on
+    ("0.9", "1.0.post1", True),
+    ("1.0.post1", "1.0", True),
+    ("1.0", "1.1", True),
+    ("not a version", "1.0", True),
+])
+def test_a_modules_version_is_the_releases_or_for_a_post_release_the_version_it_repackages(module_says, release,
+                                                                                            differs):
+    from packaging.version import Version
+
+    from pipeline.testinstall import _differs
+
+    assert _differs(module_says, Version(release)) is differs

@@ -385,3 +385,22 @@ def test_import_names_of_real_namespace_wheels(project, names):
 
     wheels = [fetch(e) for e in entries() if e["project"] == project and str(e["filename"]).endswith(".whl")]
     assert wheels and {import_names_of(w) for w in wheels} == {names}
+
+
+#: certifi 2026.10.19.post1 repackages 2026.10.19: its `certifi.__version__` still says
+#: "2026.10.19". The test-install once called that WS304 (found by `make bench`).
+CERTIFI_POST = {"project": "certifi", "version": "2026.10.19.post1",
+                "filename": "certifi-2026.10.19.post1-py3-none-any.whl",
+                "url": "https://files.pythonhosted.org/packages/7a/3e/9ddb6d78c2ffd17604c05745f553614bfbecd2cc6741bbaa5181bc8b2496/certifi-2026.10.19.post1-py3-none-any.whl",
+                "sha256": "1324c476b4811eff41a8bc2122cd0bbd4d9c7234c725446d99ab1612b3a7fdd2"}
+
+
+def test_a_post_release_whose_module_keeps_the_released_version_passes_its_test_install():
+    from pipeline.interpreters import find_interpreters
+    from pipeline.testinstall import import_names_of, test_install
+
+    wheel = fetch(CERTIFI_POST)
+    python = find_interpreters()[-1]
+    outcome = test_install(wheel, python, project="certifi", version="2026.10.19.post1",
+                           import_names=import_names_of(wheel), tests=None)
+    assert outcome.test.status == "passed", outcome.test.detail
