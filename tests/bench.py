@@ -248,17 +248,17 @@ def bench_store(runs: int, box) -> dict[str, float]:  # type: ignore[no-untyped-
     results = {}
     for label, count, size in (("200 MiB (8 x 25 MiB)", 8, 25 << 20), ("80 small files", 80, 12 << 10)):
         folder = Path(tempfile.mkdtemp(prefix="bench-store-"))
-        for i in range(count):
-            (folder / f"f{i:03}.whl").write_bytes(os.urandom(size))
-        artifacts = tuple(Artifact(name=p.name, identifier=p.stem, slice="s", kind="wheel", sha256=sha256_of(p),
-                                   size=p.stat().st_size, builder="bench", tools={}, built_on="here")
+        for i in range(count):  # wheels a store takes as a run's files: distinct build tags, one slice
+            (folder / f"bench-1-{i + 1}-py3-none-any.whl").write_bytes(os.urandom(size))
+        artifacts = tuple(Artifact(name=p.name, identifier="py3-none-any", slice="pure", kind="wheel",
+                                   sha256=sha256_of(p), size=p.stat().st_size, builder="local", tools={},
+                                   built_on="here")
                           for p in sorted(folder.iterdir()))
-        record = BuildRecord(slice="s", runner="here", finished="now", artifacts=artifacts)
-        plan = Plan(project="bench", version="1", run_id="r", tag="1", trigger="bench", created="now", dry_run=True,
-                    index="x",
-                    native=False, requires_python=None, import_names=(), test_command=None,
-                    slices=(Slice(name="s", platform="any", arch="any", runner="here",
-                                  identifiers=tuple(a.identifier for a in artifacts)),))
+        record = BuildRecord(slice="pure", runner="here", finished="now", artifacts=artifacts)
+        plan = Plan(project="bench", version="1", run_id="r", tag="1", trigger="push", created="now", dry_run=True,
+                    index="testpypi", native=False, requires_python=None, import_names=(), test_command=None,
+                    slices=(Slice(name="pure", platform="any", arch="any", runner="here",
+                                  identifiers=("py3-none-any",)),))
         counter = iter(range(10**6))
 
         def wheelship_store() -> None:
