@@ -21,7 +21,6 @@ from pipeline.builders.local import LocalBuilder
 from pipeline.errors import BuildFailed
 from pipeline.planning import PURE, SDIST
 from pipeline.project import load_project
-from pipeline.records import Slice
 
 LAST_WORDS = "flex: exec of /usr/bin/m4 failed (the wheelship test backend in {hook})"
 
@@ -221,14 +220,18 @@ def test_a_build_requirement_that_cannot_be_installed_shows_the_installers_error
     assert str(missing) in log.read_text(encoding="utf-8")
 
 
-def test_the_plans_build_sees_no_credential_and_tells_the_kind(tmp_path, credentials):
+def _sdist_job(tmp_path: Path, fail_in: str | None) -> BuildJob:
+    """The job that builds the test backend's sdist into tmp_path/dist, logs in tmp_path/logs."""
     out, logs = tmp_path / "dist", tmp_path / "logs"
     out.mkdir()
     logs.mkdir()
-    job = BuildJob(project_dir=_project(tmp_path, None), slice=Slice(name="sdist", platform="any", arch="any",
-                                                                     runner="ubuntu-latest", identifiers=("sdist",)),
-                   sdist=None, outdir=out, logdir=logs, native=False, requires_python=None, test_command=None,
-                   smoke_test="", source_date_epoch=None)
+    return BuildJob(project_dir=_project(tmp_path, fail_in), slice=SDIST, sdist=None, outdir=out, logdir=logs,
+                    native=False, requires_python=None, test_command=None, smoke_test="", source_date_epoch=None)
+
+
+def test_the_plans_build_sees_no_credential_and_tells_the_kind(tmp_path, credentials):
+    job = _sdist_job(tmp_path, None)
+    out, logs = job.outdir, job.logdir
     sdist, wheel = LocalBuilder().sdist_and_wheel(job)
     assert (sdist.path.name, wheel.path.name) == ("ws_broken_backend-1.0.0.tar.gz",
                                                   "ws_broken_backend-1.0.0-py3-none-any.whl")
@@ -240,13 +243,8 @@ def test_the_plans_build_sees_no_credential_and_tells_the_kind(tmp_path, credent
 
 
 def test_the_local_builder_sees_no_credential(tmp_path, credentials):
-    out, logs = tmp_path / "dist", tmp_path / "logs"
-    out.mkdir()
-    logs.mkdir()
-    job = BuildJob(project_dir=_project(tmp_path, None), slice=Slice(name="sdist", platform="any", arch="any",
-                                                                     runner="ubuntu-latest", identifiers=("sdist",)),
-                   sdist=None, outdir=out, logdir=logs, native=False, requires_python=None, test_command=None,
-                   smoke_test="import ws_broken_backend", source_date_epoch=None)
+    job = _sdist_job(tmp_path, None)
+    logs = job.logdir
     [built] = LocalBuilder().build(job)
     assert built.path.name == "ws_broken_backend-1.0.0.tar.gz"
     held = (logs / "sdist.log").read_text(encoding="utf-8")
@@ -255,11 +253,8 @@ def test_the_local_builder_sees_no_credential(tmp_path, credentials):
 
 def test_a_backend_failing_in_build_wheel_shows_its_own_error_from_the_local_builder(tmp_path, credentials):
     """A build job (the plan built nothing there) builds the pure wheel from the run's sdist."""
-    out, logs = tmp_path / "dist", tmp_path / "logs"
-    out.mkdir()
-    logs.mkdir()
-    job = BuildJob(project_dir=_project(tmp_path, "build_wheel"), slice=SDIST, sdist=None, outdir=out, logdir=logs,
-                   native=False, requires_python=None, test_command=None, smoke_test="", source_date_epoch=None)
+    job = _sdist_job(tmp_path, "build_wheel")
+    logs = job.logdir
     [sdist] = LocalBuilder().build(job)
     with pytest.raises(BuildFailed) as failed:
         LocalBuilder().build(replace(job, slice=PURE, sdist=sdist.path))
