@@ -75,8 +75,8 @@ def wheel_of(early: Early | None) -> Path:
 
 def load_later_stages(ctx: Context) -> None:
     """Start finding the interpreters verify test-installs with, and load what verify,
-    sbom and attest need, here on the plan's own thread while its build runs on another:
-    no two threads ever import at once."""
+    sbom and attest need, here on the plan's own thread while its build runs on the
+    pool's, which only waits for the frontend meanwhile: no import races another."""
     testinstall.find_interpreters_early()
     signing = SIGNING_LIBRARIES if ctx.spec.publish.attestations != "off" else ()
     for module in (*LATER_STAGES_LOAD, *signing):
