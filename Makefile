@@ -9,7 +9,7 @@ WHEELSHIP := $(BIN)/wheelship
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check uv
-	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[test,bench]'
+	$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -e '.[test,bench]'
 	touch $@
 
 # Release the C-extension example to the sandbox's TestPyPI through its S3 store,
@@ -47,7 +47,10 @@ manylinux-image: $(BIN)/.installed
 sigstore-mock:
 	test -d infra/sigstore/node_modules/@sigstore/mock || npm ci --prefix infra/sigstore --no-audit --no-fund
 
+# Compiled once here as pip compiles an installed package: with PYTHONDONTWRITEBYTECODE set
+# (as on these machines) every wheelship process would compile its modules again.
 bench: $(BIN)/.installed sigstore-mock
+	$(BIN)/python -m compileall -q pipeline
 	$(BIN)/python -m tests.bench $(BENCH_ARGS)
 
 clean:
