@@ -275,3 +275,17 @@ def test_a_log_is_read_as_utf8_whatever_the_platform_says(tmp_path):
     assert shown.count("\n") == 39  # the last 40 lines
     assert "    café ✓\n    bad byte \ufffd here" in shown
     assert tail(tmp_path / "missing.log") == "    (no log)"
+
+
+@pytest.mark.parametrize(("requirement", "named"), [("helper @ {missing}", "no-such-folder"),
+                                                   ("ws-no-such-build-requirement==1.0", "ws-no-such-build-requirement")])
+def test_a_build_requirement_the_frontend_cannot_install_says_so_in_the_hint(tmp_path, requirement, named):
+    job = _sdist_job(tmp_path, None)
+    pyproject = job.project_dir / "pyproject.toml"
+    wanted = requirement.format(missing=(tmp_path / "no-such-folder").as_uri())
+    pyproject.write_text(pyproject.read_text().replace("requires = []", f"requires = [{wanted!r}]".replace("'", '"')))
+    with pytest.raises(BuildFailed) as failed:
+        LocalBuilder().build(job)
+    assert failed.value.hint is not None
+    assert failed.value.hint.startswith("check that every build requirement (and version) exists on your package index")
+    assert named in failed.value.message  # uv's own words, from the log

@@ -227,9 +227,14 @@ def _run(command: list[str], log_file: Path, job: BuildJob, what: str) -> None:
         result = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, env=_env(job),
                                 cwd=job.logdir)
     if result.returncode != 0:
+        shown = tail(log_file)
+        #: uv's words when a build requirement cannot be installed
+        unresolved = "build-system.requires" in shown or "No solution found when resolving" in shown
+        first = ("check that every build requirement (and version) exists on your package index" if unresolved
+                 else "fix the build error shown")
         raise BuildFailed(
-            f"building {what} failed (exit {result.returncode}); the end of {log_file}:\n{tail(log_file)}",
-            hint=f"fix the build error shown (the whole output is in {log_file}); "
+            f"building {what} failed (exit {result.returncode}); the end of {log_file}:\n{shown}",
+            hint=f"{first} (the whole output is in {log_file}); "
                  f"`{'uv build' if interpreters.uv_binary() else 'python -m build'}` in the project reproduces it",
         )
 

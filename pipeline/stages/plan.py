@@ -134,7 +134,6 @@ class Plan(Stage):
                  plan.index, ctx.spec.index(plan.index).upload_url)
 
 
-
 class AlreadyOnIndex(Stage):
     """A tagged release that is out already (`already_published`) has nothing to do:
     a second event for the same tag (a push, then a published release) ends here
