@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
@@ -24,7 +24,7 @@ from packaging.utils import canonicalize_name
 
 from pipeline import validation
 from pipeline.errors import IntegrityError
-from pipeline.records import expect_fields
+from pipeline.records import FlatRecord, expect_fields
 from pipeline.redaction import shorten
 from pipeline.runs import Runs, RunState
 
@@ -49,13 +49,10 @@ class SignerRecord:
 
 
 @dataclass(frozen=True, kw_only=True)
-class AttestationsRecord:
+class AttestationsRecord(FlatRecord):
     signer: SignerRecord
     files: dict[str, str]  # file name -> SHA-256 of its attestation
     signed: str
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Self:
@@ -64,19 +61,11 @@ class AttestationsRecord:
 
 
 @dataclass(frozen=True, kw_only=True)
-class SbomRecord:
+class SbomRecord(FlatRecord):
     name: str
     sha256: str
     size: int
     made: str
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Self:
-        expect_fields(cls, data)
-        return cls(**data)
 
 
 def attestation_name(dist: str) -> str:

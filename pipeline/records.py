@@ -62,6 +62,19 @@ def expect_fields(cls: type, data: dict[str, Any], where: str = "") -> None:
             _expect(data[f.name], hints[f.name], f"{where}.{f.name}" if where else f.name)
 
 
+class FlatRecord:
+    """A record whose JSON is its fields as they are (no record nested in it): checked
+    whole (`expect_fields`) before it is made."""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload, no-any-return]
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Self:
+        expect_fields(cls, data)
+        return cls(**data)
+
+
 def _expect(value: Any, hint: Any, at: str) -> None:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (types.UnionType, typing.Union):
@@ -230,7 +243,7 @@ class BuildRecord:
 
 
 @dataclass(frozen=True)
-class Finding:
+class Finding(FlatRecord):
     """What one check found in one file, at the severity in force."""
 
     code: str
@@ -241,14 +254,6 @@ class Finding:
 
     def line(self) -> str:
         return f"{self.code} {self.name} [{self.severity}] {self.file}: {self.message}"
-
-    def to_json(self) -> dict[str, str]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Self:
-        expect_fields(cls, data)
-        return cls(**data)
 
 
 @dataclass(frozen=True, kw_only=True)
